@@ -1,0 +1,1 @@
+"""CKAN's dataset search index kept in PostgreSQL (plugin ``harvestplus_pgsearch``)."""

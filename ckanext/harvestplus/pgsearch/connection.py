@@ -1,0 +1,319 @@
+"""A pysolr-compatible connection whose index is a PostgreSQL table.
+
+CKAN builds Solr documents and Solr query parameters itself and hands them to
+``pysolr.Solr``; this class answers the same calls (``add``, ``delete``,
+``commit``, ``search``), so all of CKAN's document and query building is reused
+unchanged. Each write runs in its own short transaction, like a Solr commit:
+it never joins or commits the caller's database session.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any, Iterable
+
+import pysolr
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, ProgrammingError
+
+import ckan.model as model
+from ckan.lib.search.common import SearchQueryError
+
+from . import config
+from .dismax import RANK_WEIGHTS, Dismax
+from .documents import DocumentError, to_rows
+from .lucene import SQL, Translator, all_of, as_sql, regconfig
+from .model import document as T
+from .model import seq as SEQ
+from .schema import TEXT_FIELD, Kind, Schema, ckan_schema
+
+log = logging.getLogger(__name__)
+
+MISSING_TABLES = (
+    "The PostgreSQL search index has no tables yet: run `ckan db upgrade -p harvestplus`."
+)
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _int(params: dict[str, Any], key: str, default: int) -> int:
+    try:
+        return int(params.get(key, default))
+    except (TypeError, ValueError) as e:
+        raise SearchQueryError(f"Invalid {key} parameter: {params.get(key)!r}") from e
+
+
+class PgSearchConnection:
+    """Stands in for ``pysolr.Solr`` when ``solr_url`` is ``postgresql://``."""
+
+    def __init__(self, url: str, decoder: Any = None, **_: Any) -> None:
+        self.url = url
+        self.decoder = decoder
+        self.schema: Schema = ckan_schema()
+        self.text_config = config.text_config()
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _run(self, work: Any) -> Any:
+        engine = model.ensure_engine()
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except ProgrammingError as e:
+            if "harvestplus_search" in str(e.orig) and "does not exist" in str(e.orig):
+                raise pysolr.SolrError(MISSING_TABLES) from e
+            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
+        except DBAPIError as e:
+            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
+
+    def _translator(self, params: dict[str, Any]) -> Translator:
+        default_and = str(params.get("q.op", "OR")).upper() == "AND"
+        return Translator(self.schema, self.text_config, default_and)
+
+    # -- writes ---------------------------------------------------------------
+
+    def add(self, docs: Iterable[dict[str, Any]], commit: Any = None, **_: Any) -> str:
+        now = dt.datetime.now(dt.timezone.utc)
+        try:
+            rows = to_rows(({"indexed_ts": now, **doc} for doc in docs), self.schema)
+        except DocumentError as e:
+            raise pysolr.SolrError(f"Solr responded with an error (HTTP 400): {e}") from e
+        if not rows:
+            return ""
+        cfg = regconfig(self.text_config)
+        values = [
+            {
+                "index_id": row.index_id,
+                "site_id": row.site_id,
+                "stored": row.stored,
+                "terms": row.terms,
+                "text_a": row.text_a,
+                "text_b": row.text_b,
+                "text_d": row.text_d,
+                "metadata_modified": row.metadata_modified,
+            }
+            for row in rows
+        ]
+        fts = (
+            sa.func.setweight(sa.func.to_tsvector(cfg, sa.bindparam("text_a")), "A")
+            .op("||")(sa.func.setweight(sa.func.to_tsvector(cfg, sa.bindparam("text_b")), "B"))
+            .op("||")(sa.func.to_tsvector(cfg, sa.bindparam("text_d")))
+        )
+        stmt = insert(T).values(
+            index_id=sa.bindparam("index_id"),
+            site_id=sa.bindparam("site_id"),
+            stored=sa.bindparam("stored", type_=T.c.stored.type),
+            terms=sa.bindparam("terms", type_=T.c.terms.type),
+            fts=fts,
+            metadata_modified=sa.bindparam("metadata_modified"),
+            seq=SEQ.next_value(),
+            indexed_at=sa.func.now(),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[T.c.index_id],
+            set_={
+                "site_id": stmt.excluded.site_id,
+                "stored": stmt.excluded.stored,
+                "terms": stmt.excluded.terms,
+                "fts": stmt.excluded.fts,
+                "metadata_modified": stmt.excluded.metadata_modified,
+                "seq": stmt.excluded.seq,
+                "indexed_at": stmt.excluded.indexed_at,
+            },
+        )
+        self._run(lambda conn: conn.execute(stmt, values))
+        return ""
+
+    def delete(self, id: Any = None, q: str | None = None, **_: Any) -> str:  # noqa: A002
+        if id is None and q is None:
+            raise ValueError('You must specify "id" or "q".')
+        if id is not None:
+            condition: SQL = T.c.index_id.in_([str(i) for i in _list(id)])
+        else:
+            condition = Translator(self.schema, self.text_config, False).translate(str(q))
+        self._run(lambda conn: conn.execute(sa.delete(T).where(condition)))
+        return ""
+
+    def commit(self, **_: Any) -> str:
+        return ""  # every write is already committed
+
+    def optimize(self, **_: Any) -> str:
+        return ""
+
+    def ping(self, **_: Any) -> str:
+        self._run(lambda conn: conn.execute(sa.select(sa.literal(1))))
+        return "{}"
+
+    # -- search -----------------------------------------------------------------
+
+    def search(self, q: str = "*:*", search_handler: Any = None, **params: Any) -> pysolr.Results:
+        translator = self._translator(params)
+        condition, rank_query = self._main_query(q, params, translator)
+        filters: list[Any] = [condition]
+        for fq in _list(params.get("fq")):
+            if fq and str(fq).strip():
+                filters.append(translator.translate(str(fq)))
+        where = as_sql(all_of(filters))
+
+        rank: Any = sa.literal(1.0)
+        if rank_query is not None:
+            rank = sa.func.ts_rank(sa.literal(RANK_WEIGHTS), T.c.fts, rank_query)
+        rows = _int(params, "rows", 10)
+        start = _int(params, "start", 0)
+        if rows < 0 or start < 0:
+            raise SearchQueryError("rows and start must not be negative")
+        order = self._order(str(params.get("sort") or "score desc"), rank)
+        fields = self._fields(params.get("fl"))
+        facet_fields = [str(f) for f in _list(params.get("facet.field"))]
+        faceting = str(params.get("facet", "false")).lower() == "true" and facet_fields
+
+        def work(conn: sa.Connection) -> dict[str, Any]:
+            hits = conn.execute(sa.select(sa.func.count()).select_from(T).where(where)).scalar()
+            found = []
+            if rows:
+                stmt = (
+                    sa.select(T.c.stored, rank.label("score"))
+                    .where(where)
+                    .order_by(*order)
+                    .limit(rows)
+                    .offset(start)
+                )
+                found = conn.execute(stmt).all()
+            decoded: dict[str, Any] = {
+                "response": {"numFound": hits, "start": start, "docs": self._docs(found, fields)}
+            }
+            if faceting:
+                decoded["facet_counts"] = {
+                    "facet_fields": self._facets(conn, where, facet_fields, params)
+                }
+            return decoded
+
+        decoded = self._run(work)
+        if self.decoder is not None:
+            decoded = self.decoder.decode(json.dumps(decoded))
+        return pysolr.Results(decoded)
+
+    def _main_query(
+        self, q: str, params: dict[str, Any], translator: Translator
+    ) -> tuple[SQL, Any]:
+        q = (q or "").strip() or "*:*"
+        def_type = str(params.get("defType", "lucene"))
+        if def_type in ("dismax", "edismax") and (def_type == "dismax" or ":" not in q):
+            return Dismax(translator).translate(
+                q, str(params.get("qf") or TEXT_FIELD), str(params.get("mm") or "100%")
+            )
+        if def_type not in ("dismax", "edismax", "lucene"):
+            raise SearchQueryError(f"Unsupported query parser: {def_type}")
+        default_field = str(params.get("df") or TEXT_FIELD)
+        condition = translator.translate(q, default_field)
+        rank_query = None
+        if q != "*:*":
+            # Rank fielded queries by the words they contain, over "text".
+            words = " ".join(
+                w for w in q.replace(":", " ").split() if w.isalnum() and w.upper() not in (
+                    "AND", "OR", "NOT", "TO"
+                )
+            )
+            if words:
+                rank_query = sa.func.plainto_tsquery(regconfig(self.text_config), words)
+        return condition, rank_query
+
+    def _order(self, sort: str, rank: Any) -> list[Any]:
+        rank_is_constant = isinstance(rank, sa.BindParameter)
+        order: list[Any] = []
+        for part in sort.split(","):
+            if not part.strip():
+                continue
+            bits = part.split()
+            if len(bits) != 2 or bits[1].lower() not in ("asc", "desc"):
+                raise pysolr.SolrError(f"Can't determine a Sort Order (asc or desc) in sort spec '{part.strip()}'")
+            name, direction = bits[0], bits[1].lower()
+            if name == "score":
+                if rank_is_constant:
+                    continue  # every document scores the same: order by what follows
+                expr: Any = rank
+            elif name == "metadata_modified":
+                expr = T.c.metadata_modified
+            else:
+                field = self.schema.field(name)
+                if field.multi:
+                    raise SearchQueryError(f"Cannot sort on multivalued field: {name}")
+                value = T.c.terms[name].op("->>")(0)
+                if field.kind is Kind.DATE:
+                    expr = sa.cast(value, sa.DateTime(timezone=True))
+                elif field.kind in (Kind.INT, Kind.FLOAT):
+                    expr = sa.cast(value, sa.Numeric)
+                else:
+                    expr = value.collate("C")
+            ordered = expr.desc() if direction == "desc" else expr.asc()
+            order.append(ordered.nulls_last())
+        order.append(T.c.seq.asc())
+        return order
+
+    def _fields(self, fl: Any) -> tuple[set[str] | None, bool]:
+        names = set(str(fl or "*").replace(",", " ").split())
+        with_score = "score" in names
+        names.discard("score")
+        return (None if "*" in names or not names else names), with_score
+
+    def _docs(self, found: list[Any], fields: tuple[set[str] | None, bool]) -> list[dict[str, Any]]:
+        wanted, with_score = fields
+        docs = []
+        for stored, score in found:
+            doc = dict(stored) if wanted is None else {k: v for k, v in stored.items() if k in wanted}
+            if with_score:
+                doc["score"] = float(score)
+            docs.append(doc)
+        return docs
+
+    def _facets(
+        self, conn: sa.Connection, where: SQL, names: list[str], params: dict[str, Any]
+    ) -> dict[str, list[Any]]:
+        limit = _int(params, "facet.limit", 100)
+        mincount = _int(params, "facet.mincount", 0)
+        matched = sa.select(T.c.terms).where(where).subquery("matched")
+        field_names = sa.func.unnest(sa.literal(names, sa.ARRAY(sa.Text))).table_valued("name")
+        field_names = field_names.alias("f")
+        values = (
+            sa.func.jsonb_array_elements_text(matched.c.terms[field_names.c.name])
+            .table_valued("value")
+            .lateral("v")
+        )
+        counts = (
+            sa.select(
+                field_names.c.name,
+                values.c.value,
+                sa.func.count().label("n"),
+            )
+            .select_from(matched.join(field_names, sa.true()).join(values, sa.true()))
+            .group_by(field_names.c.name, values.c.value)
+        )
+        if mincount > 0:
+            counts = counts.having(sa.func.count() >= mincount)
+        counts_sq = counts.subquery("c")
+        ranked = sa.select(
+            counts_sq.c.name,
+            counts_sq.c.value,
+            counts_sq.c.n,
+            sa.func.row_number()
+            .over(
+                partition_by=counts_sq.c.name,
+                order_by=(counts_sq.c.n.desc(), counts_sq.c.value.collate("C")),
+            )
+            .label("position"),
+        ).subquery("r")
+        stmt = sa.select(ranked.c.name, ranked.c.value, ranked.c.n).order_by(
+            ranked.c.name, ranked.c.position
+        )
+        if limit >= 0:
+            stmt = stmt.where(ranked.c.position <= limit)
+        result: dict[str, list[Any]] = {name: [] for name in names}
+        for name, value, n in conn.execute(stmt):
+            result[name].extend([value, n])
+        return result

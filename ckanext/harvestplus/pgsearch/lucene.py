@@ -1,0 +1,279 @@
+"""Translate Lucene query syntax (parsed by luqum) into SQL over the index.
+
+Clause semantics follow Lucene's BooleanQuery: ``+`` clauses must match,
+``-``/``NOT`` clauses must not, and plain clauses are required when the
+operator is AND (CKAN sends ``q.op=AND``) or optional otherwise, in which case
+at least one must match unless a required clause exists. A construct with no
+faithful SQL equivalent raises ``SearchQueryError`` naming it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import sqlalchemy as sa
+from luqum import tree
+from luqum.exceptions import ParseError
+from luqum.parser import parser
+from sqlalchemy.dialects.postgresql import JSONB, REGCONFIG
+
+from ckan.lib.search.common import SearchQueryError
+
+from . import datemath
+from .model import document as T
+from .schema import TEXT_FIELD, Kind, Schema
+
+SQL = sa.ColumnElement[bool]
+
+
+@dataclass
+class Contains:
+    """Exact string terms, merged into one indexed ``terms @> ...`` test."""
+
+    terms: dict[str, list[str]] = field(default_factory=dict)
+
+    def sql(self) -> SQL:
+        return T.c.terms.contains(sa.cast(sa.literal(self.terms, JSONB), JSONB))
+
+
+Pred = Union[Contains, SQL]
+
+
+def as_sql(pred: Pred) -> SQL:
+    return pred.sql() if isinstance(pred, Contains) else pred
+
+
+def all_of(preds: list[Pred]) -> Pred:
+    merged = Contains()
+    rest: list[SQL] = []
+    for pred in preds:
+        if isinstance(pred, Contains):
+            for name, values in pred.terms.items():
+                merged.terms.setdefault(name, []).extend(values)
+        else:
+            rest.append(pred)
+    if merged.terms:
+        rest.insert(0, merged.sql())
+    if not rest:
+        return sa.true()
+    return rest[0] if len(rest) == 1 else sa.and_(*rest)
+
+
+def any_of(preds: list[Pred]) -> SQL:
+    if not preds:
+        return sa.false()
+    sqls = [as_sql(p) for p in preds]
+    return sqls[0] if len(sqls) == 1 else sa.or_(*sqls)
+
+
+def regconfig(name: str) -> sa.ColumnElement[Any]:
+    return sa.cast(sa.literal(name), REGCONFIG)
+
+
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def unescape(text: str) -> str:
+    return _ESCAPE.sub(r"\1", text)
+
+
+def _values(name: str) -> sa.ColumnElement[Any]:
+    return sa.func.coalesce(T.c.terms[name], sa.cast(sa.literal("[]"), JSONB))
+
+
+def any_value(name: str, test: Any) -> SQL:
+    """True when some value of a (possibly multi-valued) field passes ``test``."""
+    values = sa.func.jsonb_array_elements_text(T.c.terms[name]).table_valued("value").alias()
+    return sa.exists(sa.select(sa.literal(1)).select_from(values).where(test(values.c.value)))
+
+
+class Translator:
+    def __init__(self, schema: Schema, text_config: str, default_and: bool) -> None:
+        self.schema = schema
+        self.text_config = text_config
+        self.default_and = default_and
+
+    # -- entry points -------------------------------------------------------
+
+    def parse(self, query: str) -> tree.Item:
+        try:
+            return parser.parse(query)
+        except (ParseError, TypeError, ValueError) as e:
+            raise SearchQueryError(f"Invalid search query {query!r}: {e}") from e
+
+    def translate(self, query: str, default_field: str = TEXT_FIELD) -> SQL:
+        return as_sql(self.node(self.parse(query), default_field))
+
+    # -- nodes ----------------------------------------------------------------
+
+    def node(self, node: tree.Item, name: str) -> Pred:
+        if isinstance(node, tree.SearchField):
+            if "*" in node.name and node.name != "*":
+                raise SearchQueryError(f"Wildcard field names are not supported: {node.name}")
+            return self.node(node.expr, node.name)
+        if isinstance(node, (tree.Group, tree.FieldGroup)):
+            return self.node(node.expr, name)
+        if isinstance(node, tree.Boost):
+            return self.node(node.expr, name)  # boosts change ranking, not matching
+        if isinstance(node, (tree.AndOperation, tree.OrOperation, tree.UnknownOperation)):
+            return self.operation(node, name)
+        if isinstance(node, (tree.Plus, tree.Not, tree.Prohibit)):
+            # A lone prefixed clause is a one-clause boolean query.
+            return self.clauses([node], name, default_must=True)
+        if isinstance(node, tree.Range):
+            return self.range(node, name)
+        if isinstance(node, tree.Phrase):
+            return self.phrase(unescape(node.value[1:-1]), name)
+        if isinstance(node, tree.Word):
+            return self.word(node.value, name)
+        if isinstance(node, tree.Fuzzy):
+            raise SearchQueryError(f"Fuzzy queries are not supported: {node}")
+        if isinstance(node, tree.Proximity):
+            raise SearchQueryError(f"Proximity queries are not supported: {node}")
+        if isinstance(node, tree.Regex):
+            raise SearchQueryError(f"Regular expression queries are not supported: {node}")
+        raise SearchQueryError(f"Unsupported query construct: {node}")
+
+    def operation(self, node: tree.BaseOperation, name: str) -> Pred:
+        if isinstance(node, tree.AndOperation):
+            default_must = True
+        elif isinstance(node, tree.OrOperation):
+            default_must = False
+        else:
+            default_must = self.default_and
+        return self.clauses(list(node.children), name, default_must)
+
+    def clauses(self, children: list[tree.Item], name: str, default_must: bool) -> Pred:
+        must: list[Pred] = []
+        should: list[Pred] = []
+        must_not: list[Pred] = []
+        for child in children:
+            if isinstance(child, tree.Plus):
+                must.append(self.node(child.a, name))
+            elif isinstance(child, (tree.Not, tree.Prohibit)):
+                must_not.append(self.node(child.a, name))
+            elif default_must:
+                must.append(self.node(child, name))
+            else:
+                should.append(self.node(child, name))
+        preds = list(must)
+        if should and not must:
+            preds.append(any_of(should))
+        if must_not:
+            preds.append(sa.not_(any_of(must_not)))
+        return all_of(preds)
+
+    # -- leaves ---------------------------------------------------------------
+
+    def word(self, raw: str, name: str) -> Pred:
+        if name == "*":
+            if raw == "*":
+                return sa.true()
+            raise SearchQueryError(f"A query on every field is not supported: *:{raw}")
+        kind = self.schema.field(name).kind
+        if raw == "*":
+            return T.c.terms.has_key(name)  # noqa: W601 (JSONB operator, not dict)
+        has_wildcard = bool(re.search(r"(?<!\\)[*?]", raw))
+        value = unescape(raw)
+        if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
+            if has_wildcard:
+                return self.text_prefix(raw, name)
+            return self.text_match(sa.func.plainto_tsquery(self.config_for(name), value), name)
+        if has_wildcard:
+            if kind is not Kind.STRING:
+                raise SearchQueryError(f"Wildcards are not supported on {kind.value} field {name}")
+            return any_value(name, lambda v: v.like(self.like_pattern(raw), escape="\\"))
+        return self.exact(value, name, kind)
+
+    def phrase(self, value: str, name: str) -> Pred:
+        if name == "*":
+            raise SearchQueryError(f'A query on every field is not supported: *:"{value}"')
+        kind = self.schema.field(name).kind
+        if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
+            return self.text_match(sa.func.phraseto_tsquery(self.config_for(name), value), name)
+        return self.exact(value, name, kind)
+
+    def exact(self, value: str, name: str, kind: Kind) -> Pred:
+        if kind is Kind.STRING or kind is Kind.BOOLEAN:
+            return Contains({name: [value.lower() if kind is Kind.BOOLEAN else value]})
+        if kind is Kind.DATE:
+            moment = datemath.parse_date(value)
+            return any_value(name, lambda v: sa.cast(v, sa.DateTime(timezone=True)) == moment)
+        if kind in (Kind.INT, Kind.FLOAT):
+            number = self.number(value, name)
+            return any_value(name, lambda v: sa.cast(v, sa.Numeric) == number)
+        raise SearchQueryError(f"Field {name} is not searchable")
+
+    def range(self, node: tree.Range, name: str) -> Pred:
+        kind = self.schema.field(name).kind
+        low, high = unescape(str(node.low)), unescape(str(node.high))
+        low, high = (None if b == "*" else b.strip('"') for b in (low, high))
+        if kind is Kind.DATE:
+            cast: Any = sa.DateTime(timezone=True)
+            bounds = [None if b is None else datemath.parse_date(b) for b in (low, high)]
+        elif kind in (Kind.INT, Kind.FLOAT):
+            cast = sa.Numeric
+            bounds = [None if b is None else self.number(b, name) for b in (low, high)]
+        elif kind is Kind.STRING:
+            cast = None
+            bounds = [low, high]
+        else:
+            raise SearchQueryError(f"Range queries are not supported on text field {name}")
+
+        def test(v: Any) -> SQL:
+            value = sa.cast(v, cast) if cast is not None else v.collate("C")
+            checks = [sa.true()]
+            if bounds[0] is not None:
+                checks.append(value >= bounds[0] if node.include_low else value > bounds[0])
+            if bounds[1] is not None:
+                checks.append(value <= bounds[1] if node.include_high else value < bounds[1])
+            return sa.and_(*checks)
+
+        if low is None and high is None:
+            return T.c.terms.has_key(name)
+        return any_value(name, test)
+
+    # -- helpers --------------------------------------------------------------
+
+    def config_for(self, name: str) -> sa.ColumnElement[Any]:
+        kind = self.schema.field(name).kind
+        return regconfig(self.text_config if kind is Kind.TEXT else "simple")
+
+    def text_match(self, query: sa.ColumnElement[Any], name: str) -> SQL:
+        if name == TEXT_FIELD:
+            return T.c.fts.op("@@")(query)
+        vector = sa.func.to_tsvector(self.config_for(name), _values(name))
+        return vector.op("@@")(query)
+
+    def text_prefix(self, raw: str, name: str) -> SQL:
+        stem = unescape(raw)
+        if not re.fullmatch(r"[^*?]+\*", stem):
+            raise SearchQueryError(
+                f"Only trailing wildcards are supported on text field {name}: {raw}"
+            )
+        lexeme = stem[:-1].lower().replace("'", "''").replace("\\", "\\\\")
+        query = sa.func.to_tsquery(regconfig("simple"), f"'{lexeme}':*")
+        return self.text_match(query, name)
+
+    @staticmethod
+    def like_pattern(raw: str) -> str:
+        out = []
+        i = 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch == "\\" and i + 1 < len(raw):
+                nxt = raw[i + 1]
+                out.append("\\" + nxt if nxt in "%_\\" else nxt)
+                i += 2
+                continue
+            out.append({"*": "%", "?": "_", "%": "\\%", "_": "\\_"}.get(ch, ch))
+            i += 1
+        return "".join(out)
+
+    @staticmethod
+    def number(value: str, name: str) -> float:
+        try:
+            return float(value)
+        except ValueError as e:
+            raise SearchQueryError(f"Invalid number for field {name}: {value!r}") from e

@@ -1,0 +1,119 @@
+"""What each index field is, read from the Solr schema that ships with CKAN.
+
+CKAN builds its search documents for ``ckan/config/solr/schema.xml``. Reading
+that file (rather than copying its field list) keeps field types, stored
+flags, dynamic fields and copy fields exactly as CKAN expects them.
+"""
+from __future__ import annotations
+
+import enum
+import fnmatch
+import functools
+import os
+from dataclasses import dataclass
+
+from lxml import etree
+
+import ckan.config
+
+
+class Kind(enum.Enum):
+    STRING = "string"  # exact, case-sensitive terms
+    TEXT = "text"  # tokenised, stemmed (English)
+    TEXT_GENERAL = "text_general"  # tokenised, not stemmed
+    DATE = "date"
+    INT = "int"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    UNINDEXED = "unindexed"
+
+
+_KIND_BY_CLASS = {
+    "solr.StrField": Kind.STRING,
+    "solr.BoolField": Kind.BOOLEAN,
+    "solr.IntPointField": Kind.INT,
+    "solr.LongPointField": Kind.INT,
+    "solr.FloatPointField": Kind.FLOAT,
+    "solr.DoublePointField": Kind.FLOAT,
+    "solr.DatePointField": Kind.DATE,
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    stored: bool
+    multi: bool
+
+
+#: The catch-all field searched when a query names no field (Solr's ``df``).
+TEXT_FIELD = "text"
+#: Fields whose words rank highest in free text search, as in CKAN's ``qf``.
+BOOST_A = ("name", "title")
+BOOST_B = ("tags", "groups")
+
+
+class Schema:
+    def __init__(self, path: str) -> None:
+        root = etree.parse(path, etree.XMLParser(resolve_entities=False)).getroot()
+        kinds: dict[str, Kind] = {}
+        for ft in root.iter("fieldType"):
+            cls = ft.get("class", "")
+            if cls == "solr.TextField":
+                kind = Kind.TEXT if ft.get("name") == "text" else Kind.TEXT_GENERAL
+            else:
+                kind = _KIND_BY_CLASS.get(cls, Kind.STRING)
+            kinds[ft.get("name", "")] = kind
+        multi_types = {
+            ft.get("name") for ft in root.iter("fieldType") if ft.get("multiValued") == "true"
+        }
+
+        def make(el: etree._Element) -> Field:
+            type_name = el.get("type", "string")
+            kind = kinds.get(type_name, Kind.STRING)
+            if el.get("indexed") == "false":
+                kind = Kind.UNINDEXED
+            return Field(
+                name=el.get("name", ""),
+                kind=kind,
+                stored=el.get("stored", "true") == "true",
+                multi=el.get("multiValued") == "true" or type_name in multi_types,
+            )
+
+        self.fields = {f.name: f for f in map(make, root.iter("field"))}
+        self.dynamic = [make(el) for el in root.iter("dynamicField")]
+        self.unique_key = (root.findtext("uniqueKey") or "index_id").strip()
+        self.copy: dict[str, list[str]] = {}
+        for el in root.iter("copyField"):
+            self.copy.setdefault(el.get("dest", ""), []).append(el.get("source", ""))
+        self.text_sources = self._sources_of(TEXT_FIELD)
+
+    def _sources_of(self, dest: str, seen: frozenset[str] = frozenset()) -> tuple[str, ...]:
+        found: list[str] = []
+        for source in self.copy.get(dest, []):
+            if source in seen:
+                continue
+            found.append(source)
+            found.extend(self._sources_of(source, seen | {source}))
+        return tuple(found)
+
+    @functools.lru_cache(maxsize=4096)
+    def field(self, name: str) -> Field:
+        if name in self.fields:
+            return self.fields[name]
+        # Solr picks the longest matching dynamic pattern; the schema lists
+        # them from most to least specific, ending with "*".
+        for dyn in sorted(self.dynamic, key=lambda d: -len(d.name)):
+            if fnmatch.fnmatchcase(name, dyn.name):
+                return Field(name, dyn.kind, dyn.stored, dyn.multi)
+        return Field(name, Kind.STRING, False, True)
+
+    def copies_into_text(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.text_sources)
+
+
+@functools.lru_cache(maxsize=1)
+def ckan_schema() -> Schema:
+    path = os.path.join(os.path.dirname(ckan.config.__file__), "solr", "schema.xml")
+    return Schema(path)

@@ -1,0 +1,120 @@
+"""Writing to the PostgreSQL index: CKAN's writes, rebuilds and failures."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import ckan.lib.search as search
+import ckan.model as model
+from ckan.exceptions import CkanConfigurationException
+from ckan.lib.search.common import SearchIndexError, make_connection
+from ckan.tests import factories
+from ckan.tests.helpers import call_action
+
+from ckanext.harvestplus.pgsearch import seam
+from ckanext.harvestplus.pgsearch.model import document
+
+
+def indexed_names() -> set[str]:
+    with model.ensure_engine().connect() as conn:
+        rows = conn.execute(sa.select(document.c.stored["name"].astext)).scalars()
+        return set(rows)
+
+
+@pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index")
+class TestWrites:
+    def test_create_update_delete_follow_the_dataset(self):
+        dataset = factories.Dataset(name="first-name")
+        assert indexed_names() == {"first-name"}
+        call_action("package_patch", id=dataset["id"], name="second-name")
+        assert indexed_names() == {"second-name"}
+        call_action("package_delete", id=dataset["id"])
+        assert indexed_names() == set()
+        assert call_action("package_search", q="*:*")["count"] == 0
+
+    def test_delete_by_query_and_by_id(self):
+        a = factories.Dataset(tags=[{"name": "keep"}])
+        factories.Dataset(tags=[{"name": "drop"}])
+        factories.Dataset(tags=[{"name": "drop"}])
+        conn = make_connection()
+        conn.delete(q="+tags:drop")
+        assert indexed_names() == {a["name"]}
+        index_id = call_action("package_search", fl="index_id")["results"][0]["index_id"]
+        conn.delete(id=index_id)
+        assert indexed_names() == set()
+
+    def test_package_show_reads_the_cached_dataset_back(self):
+        dataset = factories.Dataset(notes="From the index")
+        shown = call_action("package_show", id=dataset["name"])
+        assert shown["notes"] == "From the index"
+        assert search.show(dataset["name"])["metadata_modified"].endswith("Z")
+
+    def test_rebuild_fills_an_empty_index(self, cli):
+        from ckan.cli.cli import ckan as ckan_command
+
+        names = {factories.Dataset()["name"] for _ in range(3)}
+        search.clear_all()
+        assert indexed_names() == set()
+        result = cli.invoke(ckan_command, ["search-index", "rebuild"])
+        assert result.exit_code == 0, result.output
+        assert indexed_names() == names
+
+    def test_a_date_solr_would_refuse_fails_the_write(self):
+        dataset = factories.Dataset()
+        index = search.index_for(model.Package)
+        pkg_dict = call_action("package_show", id=dataset["id"])
+        pkg_dict["metadata_created"] = "not a date"
+        with pytest.raises(SearchIndexError, match="Invalid Date String"):
+            index.index_package({**pkg_dict, "with_custom_schema": pkg_dict})
+
+
+@pytest.mark.ckan_config("ckan.plugins", "harvest")
+@pytest.mark.usefixtures("with_plugins", "clean_index")
+def test_index_stays_in_force_when_tests_replace_the_plugin_list(reset_db, migrate_db_for):
+    # Only "harvest" is loaded: the index is chosen by solr_url, not the plugin
+    # list, and CKAN's reset_db leaves it in place as it would leave Solr.
+    reset_db()
+    migrate_db_for("harvest")
+    dataset = factories.Dataset(title="Still searchable")
+    assert call_action("package_search", q="searchable")["results"][0]["id"] == dataset["id"]
+
+
+@pytest.mark.usefixtures("with_plugins", "clean_db")
+def test_missing_tables_give_an_actionable_error():
+    with model.ensure_engine().begin() as conn:
+        conn.execute(sa.text("ALTER SCHEMA harvestplus_search RENAME TO harvestplus_search_away"))
+    try:
+        with pytest.raises(SearchIndexError, match="ckan db upgrade -p harvestplus"):
+            factories.Dataset()
+    finally:
+        model.Session.rollback()
+        with model.ensure_engine().begin() as conn:
+            conn.execute(
+                sa.text("ALTER SCHEMA harvestplus_search_away RENAME TO harvestplus_search")
+            )
+
+
+@pytest.mark.usefixtures("with_plugins", "clean_db")
+def test_migration_is_idempotent_after_ckan_drops_its_version_table(migrate_db_for):
+    with model.ensure_engine().begin() as conn:
+        conn.execute(sa.text("DROP TABLE harvestplus_alembic_version"))
+    migrate_db_for("harvestplus")
+    migrate_db_for("harvestplus")
+    with model.ensure_engine().connect() as conn:
+        version = conn.execute(sa.text("SELECT version_num FROM harvestplus_alembic_version"))
+        assert version.scalar() == "0001_search_index"
+
+
+@pytest.mark.parametrize("url", ["postgresql://db.example/ckan", "postgresql:///other"])
+def test_solr_url_naming_another_database_is_refused(url, monkeypatch):
+    monkeypatch.setitem(search.config, "solr_url", url)
+    with pytest.raises(CkanConfigurationException, match="CKAN's own"):
+        search.check_solr_schema_version()
+
+
+def test_other_solr_urls_still_reach_solr():
+    import ckan.lib.search.common as common
+
+    assert isinstance(common.pysolr, seam._Pysolr)
+    conn = common.pysolr.Solr("http://127.0.0.1:8983/solr/ckan")
+    assert type(conn).__module__ == "pysolr"
