@@ -1,4 +1,5 @@
 """``ckan harvestplus ...`` commands: thin front ends over the actions."""
+
 from __future__ import annotations
 
 import click

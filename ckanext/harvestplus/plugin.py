@@ -1,4 +1,5 @@
 """The ``harvestplus`` plugin: wiring only. Features live in their modules."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,11 +1,11 @@
 """Writing to the PostgreSQL index: CKAN's writes, rebuilds and failures."""
-from __future__ import annotations
 
-import pytest
-import sqlalchemy as sa
+from __future__ import annotations
 
 import ckan.lib.search as search
 import ckan.model as model
+import pytest
+import sqlalchemy as sa
 from ckan.exceptions import CkanConfigurationException
 from ckan.lib.search.common import SearchIndexError, make_connection
 from ckan.tests import factories

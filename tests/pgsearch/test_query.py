@@ -1,8 +1,8 @@
 """package_search answered by the PostgreSQL index, through CKAN's own action."""
+
 from __future__ import annotations
 
 import pytest
-
 from ckan.lib.search.common import SearchQueryError
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
@@ -186,7 +186,9 @@ class TestFacetsSortPaging:
 
     def test_fl_returns_chosen_fields(self):
         result = search(fl="name,organization", sort="name asc", rows=1)
-        assert result["results"] == [{"name": "air-quality-stations", "organization": "stats-office"}]
+        assert result["results"] == [
+            {"name": "air-quality-stations", "organization": "stats-office"}
+        ]
 
     def test_bad_sort_is_rejected(self):
         with pytest.raises(SearchQueryError, match="sort"):
@@ -215,7 +217,9 @@ class TestUnsupported:
             search(q="name:(unbalanced")
 
     def test_api_answers_bad_queries_with_400(self, app):
-        response = app.get("/api/3/action/package_search", query_string={"fq": "notes:a~2"}, status=400)
+        response = app.get(
+            "/api/3/action/package_search", query_string={"fq": "notes:a~2"}, status=400
+        )
         assert "Fuzzy" in response.json["error"]["message"]
 
 

@@ -1,4 +1,5 @@
 """Typed getters for the options in ``config_declaration.yaml``."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

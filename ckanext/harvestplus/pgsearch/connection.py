@@ -6,28 +6,34 @@ CKAN builds Solr documents and Solr query parameters itself and hands them to
 unchanged. Each write runs in its own short transaction, like a Solr commit:
 it never joins or commits the caller's database session.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
-from typing import Any, Iterable
-
-import pysolr
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, ProgrammingError
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import ckan.model as model
+import pysolr
+import sqlalchemy as sa
 from ckan.lib.search.common import SearchQueryError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.sql.expression import BindParameter
 
 from . import config
 from .dismax import RANK_WEIGHTS, Dismax
 from .documents import DocumentError, to_rows
-from .lucene import SQL, Translator, all_of, as_sql, regconfig
-from .model import document as T
-from .model import seq as SEQ
+from .lucene import Translator, all_of, as_sql, regconfig
+from .model import document
+from .model import seq as document_seq
 from .schema import TEXT_FIELD, Kind, Schema, ckan_schema
+
+if TYPE_CHECKING:
+    from .lucene import SQL
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,32 @@ def _int(params: dict[str, Any], key: str, default: int) -> int:
         return int(params.get(key, default))
     except (TypeError, ValueError) as e:
         raise SearchQueryError(f"Invalid {key} parameter: {params.get(key)!r}") from e
+
+
+@functools.lru_cache(maxsize=8)
+def insert_statement(text_config: str) -> Any:
+    """INSERT for one document, built once so SQLAlchemy reuses its compiled form.
+
+    Replacing a document is a DELETE then this INSERT in one transaction: the
+    PostgreSQL-specific ON CONFLICT statement cannot be cached by SQLAlchemy
+    and would be compiled again for every dataset.
+    """
+    cfg = regconfig(text_config)
+    fts = (
+        sa.func.setweight(sa.func.to_tsvector(cfg, sa.bindparam("text_a")), "A")
+        .op("||")(sa.func.setweight(sa.func.to_tsvector(cfg, sa.bindparam("text_b")), "B"))
+        .op("||")(sa.func.to_tsvector(cfg, sa.bindparam("text_d")))
+    )
+    return sa.insert(document).values(
+        index_id=sa.bindparam("index_id"),
+        site_id=sa.bindparam("site_id"),
+        stored=sa.bindparam("stored", type_=document.c.stored.type),
+        terms=sa.bindparam("terms", type_=document.c.terms.type),
+        fts=fts,
+        metadata_modified=sa.bindparam("metadata_modified"),
+        seq=document_seq.next_value(),
+        indexed_at=sa.func.now(),
+    )
 
 
 class PgSearchConnection:
@@ -86,7 +118,6 @@ class PgSearchConnection:
             raise pysolr.SolrError(f"Solr responded with an error (HTTP 400): {e}") from e
         if not rows:
             return ""
-        cfg = regconfig(self.text_config)
         values = [
             {
                 "index_id": row.index_id,
@@ -100,44 +131,24 @@ class PgSearchConnection:
             }
             for row in rows
         ]
-        fts = (
-            sa.func.setweight(sa.func.to_tsvector(cfg, sa.bindparam("text_a")), "A")
-            .op("||")(sa.func.setweight(sa.func.to_tsvector(cfg, sa.bindparam("text_b")), "B"))
-            .op("||")(sa.func.to_tsvector(cfg, sa.bindparam("text_d")))
-        )
-        stmt = insert(T).values(
-            index_id=sa.bindparam("index_id"),
-            site_id=sa.bindparam("site_id"),
-            stored=sa.bindparam("stored", type_=T.c.stored.type),
-            terms=sa.bindparam("terms", type_=T.c.terms.type),
-            fts=fts,
-            metadata_modified=sa.bindparam("metadata_modified"),
-            seq=SEQ.next_value(),
-            indexed_at=sa.func.now(),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[T.c.index_id],
-            set_={
-                "site_id": stmt.excluded.site_id,
-                "stored": stmt.excluded.stored,
-                "terms": stmt.excluded.terms,
-                "fts": stmt.excluded.fts,
-                "metadata_modified": stmt.excluded.metadata_modified,
-                "seq": stmt.excluded.seq,
-                "indexed_at": stmt.excluded.indexed_at,
-            },
-        )
-        self._run(lambda conn: conn.execute(stmt, values))
+        insert = insert_statement(self.text_config)
+        replaced = document.c.index_id.in_(sa.bindparam("ids", expanding=True))
+
+        def work(conn: Connection) -> None:
+            conn.execute(sa.delete(document).where(replaced), {"ids": [r.index_id for r in rows]})
+            conn.execute(insert, values)
+
+        self._run(work)
         return ""
 
     def delete(self, id: Any = None, q: str | None = None, **_: Any) -> str:  # noqa: A002
         if id is None and q is None:
             raise ValueError('You must specify "id" or "q".')
         if id is not None:
-            condition: SQL = T.c.index_id.in_([str(i) for i in _list(id)])
+            condition: SQL = document.c.index_id.in_([str(i) for i in _list(id)])
         else:
             condition = Translator(self.schema, self.text_config, False).translate(str(q))
-        self._run(lambda conn: conn.execute(sa.delete(T).where(condition)))
+        self._run(lambda conn: conn.execute(sa.delete(document).where(condition)))
         return ""
 
     def commit(self, **_: Any) -> str:
@@ -163,7 +174,7 @@ class PgSearchConnection:
 
         rank: Any = sa.literal(1.0)
         if rank_query is not None:
-            rank = sa.func.ts_rank(sa.literal(RANK_WEIGHTS), T.c.fts, rank_query)
+            rank = sa.func.ts_rank(sa.literal(RANK_WEIGHTS), document.c.fts, rank_query)
         rows = _int(params, "rows", 10)
         start = _int(params, "start", 0)
         if rows < 0 or start < 0:
@@ -173,18 +184,20 @@ class PgSearchConnection:
         facet_fields = [str(f) for f in _list(params.get("facet.field"))]
         faceting = str(params.get("facet", "false")).lower() == "true" and facet_fields
 
-        def work(conn: sa.Connection) -> dict[str, Any]:
-            hits = conn.execute(sa.select(sa.func.count()).select_from(T).where(where)).scalar()
-            found = []
+        def work(conn: Connection) -> dict[str, Any]:
+            hits = conn.execute(
+                sa.select(sa.func.count()).select_from(document).where(where)
+            ).scalar()
+            found: list[Any] = []
             if rows:
                 stmt = (
-                    sa.select(T.c.stored, rank.label("score"))
+                    sa.select(document.c.stored, rank.label("score"))
                     .where(where)
                     .order_by(*order)
                     .limit(rows)
                     .offset(start)
                 )
-                found = conn.execute(stmt).all()
+                found = list(conn.execute(stmt).all())
             decoded: dict[str, Any] = {
                 "response": {"numFound": hits, "start": start, "docs": self._docs(found, fields)}
             }
@@ -216,35 +229,37 @@ class PgSearchConnection:
         if q != "*:*":
             # Rank fielded queries by the words they contain, over "text".
             words = " ".join(
-                w for w in q.replace(":", " ").split() if w.isalnum() and w.upper() not in (
-                    "AND", "OR", "NOT", "TO"
-                )
+                w
+                for w in q.replace(":", " ").split()
+                if w.isalnum() and w.upper() not in ("AND", "OR", "NOT", "TO")
             )
             if words:
                 rank_query = sa.func.plainto_tsquery(regconfig(self.text_config), words)
         return condition, rank_query
 
     def _order(self, sort: str, rank: Any) -> list[Any]:
-        rank_is_constant = isinstance(rank, sa.BindParameter)
+        rank_is_constant = isinstance(rank, BindParameter)
         order: list[Any] = []
         for part in sort.split(","):
             if not part.strip():
                 continue
             bits = part.split()
             if len(bits) != 2 or bits[1].lower() not in ("asc", "desc"):
-                raise pysolr.SolrError(f"Can't determine a Sort Order (asc or desc) in sort spec '{part.strip()}'")
+                raise pysolr.SolrError(
+                    f"Can't determine a Sort Order (asc or desc) in sort spec '{part.strip()}'"
+                )
             name, direction = bits[0], bits[1].lower()
             if name == "score":
                 if rank_is_constant:
                     continue  # every document scores the same: order by what follows
                 expr: Any = rank
             elif name == "metadata_modified":
-                expr = T.c.metadata_modified
+                expr = document.c.metadata_modified
             else:
                 field = self.schema.field(name)
                 if field.multi:
                     raise SearchQueryError(f"Cannot sort on multivalued field: {name}")
-                value = T.c.terms[name].op("->>")(0)
+                value = document.c.terms[name].op("->>")(0)
                 if field.kind is Kind.DATE:
                     expr = sa.cast(value, sa.DateTime(timezone=True))
                 elif field.kind in (Kind.INT, Kind.FLOAT):
@@ -253,7 +268,7 @@ class PgSearchConnection:
                     expr = value.collate("C")
             ordered = expr.desc() if direction == "desc" else expr.asc()
             order.append(ordered.nulls_last())
-        order.append(T.c.seq.asc())
+        order.append(document.c.seq.asc())
         return order
 
     def _fields(self, fl: Any) -> tuple[set[str] | None, bool]:
@@ -266,18 +281,20 @@ class PgSearchConnection:
         wanted, with_score = fields
         docs = []
         for stored, score in found:
-            doc = dict(stored) if wanted is None else {k: v for k, v in stored.items() if k in wanted}
+            doc = (
+                dict(stored) if wanted is None else {k: v for k, v in stored.items() if k in wanted}
+            )
             if with_score:
                 doc["score"] = float(score)
             docs.append(doc)
         return docs
 
     def _facets(
-        self, conn: sa.Connection, where: SQL, names: list[str], params: dict[str, Any]
+        self, conn: Connection, where: SQL, names: list[str], params: dict[str, Any]
     ) -> dict[str, list[Any]]:
         limit = _int(params, "facet.limit", 100)
         mincount = _int(params, "facet.mincount", 0)
-        matched = sa.select(T.c.terms).where(where).subquery("matched")
+        matched = sa.select(document.c.terms).where(where).subquery("matched")
         field_names = sa.func.unnest(sa.literal(names, sa.ARRAY(sa.Text))).table_valued("name")
         field_names = field_names.alias("f")
         values = (

@@ -1,12 +1,12 @@
 """Solr date math: ``NOW``, ``NOW-1DAY``, ``2020-01-01T00:00:00Z+6MONTHS/DAY``."""
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-from dateutil.relativedelta import relativedelta
-
 from ckan.lib.search.common import SearchQueryError
+from dateutil.relativedelta import relativedelta
 
 from .documents import DocumentError, solr_date
 
@@ -70,7 +70,7 @@ def parse_date(text: str, now: dt.datetime | None = None) -> dt.datetime:
         else:
             unit = _unit(word)
             value = int(amount) * (1000 if unit == "microseconds" else 1)
-            delta = relativedelta(**{unit: value})  # type: ignore[arg-type]
+            delta = relativedelta(**{unit: value})
             moment = moment + delta if sign == "+" else moment - delta
         position = match.end()
     if position != len(rest):

@@ -5,19 +5,21 @@ boosts) and ``mm`` (how many of the optional words must match). Words may be
 prefixed with ``+`` or ``-`` and grouped in double quotes; nothing else is
 syntax.
 """
+
 from __future__ import annotations
 
-import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-
 from ckan.lib.search.common import SearchQueryError
 
-from .lucene import SQL, Translator, all_of, any_of
-from .model import document as T
+from .lucene import Translator, all_of, any_of
+from .model import document
 from .schema import TEXT_FIELD, Kind
+
+if TYPE_CHECKING:
+    from .lucene import SQL
 
 _CLAUSE = re.compile(r'([+-]?)"([^"]*)"|([+-]?)(\S+)')
 #: Relative weights of tsvector labels D, C, B, A (title and name are A).
@@ -66,7 +68,7 @@ class Dismax:
         tsquery = maker(tr.config_for(TEXT_FIELD), words)
         if TEXT_FIELD in qf:
             # CKAN copies every field of qf into "text", so it covers the rest.
-            return T.c.fts.op("@@")(tsquery), tsquery
+            return document.c.fts.op("@@")(tsquery), tsquery
         tests: list[Any] = []
         for name in qf:
             kind = tr.schema.field(name).kind
@@ -106,9 +108,7 @@ class Dismax:
             if wanted >= len(should):
                 preds.extend(should)
             elif wanted > 0:
-                hits = sum(
-                    (sa.case((test, 1), else_=0) for test in should), sa.literal(0)
-                )
+                hits = sum((sa.case((test, 1), else_=0) for test in should), sa.literal(0))
                 preds.append(any_of(list(should)))
                 preds.append(hits >= wanted)
         if must_not:

@@ -1,10 +1,12 @@
 """Turn the Solr documents CKAN builds into rows of the PostgreSQL index."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from dateutil.parser import ParserError, parse
 

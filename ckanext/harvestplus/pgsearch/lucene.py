@@ -6,25 +6,38 @@ operator is AND (CKAN sends ``q.op=AND``) or optional otherwise, in which case
 at least one must match unless a required clause exists. A construct with no
 faithful SQL equivalent raises ``SearchQueryError`` naming it.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import sqlalchemy as sa
+from ckan.lib.search.common import SearchQueryError
 from luqum import tree
 from luqum.exceptions import ParseError
 from luqum.parser import parser
-from sqlalchemy.dialects.postgresql import JSONB, REGCONFIG
-
-from ckan.lib.search.common import SearchQueryError
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import UserDefinedType
 
 from . import datemath
-from .model import document as T
+from .model import document
 from .schema import TEXT_FIELD, Kind, Schema
 
-SQL = sa.ColumnElement[bool]
+if TYPE_CHECKING:
+    from sqlalchemy.sql.expression import ColumnElement
+
+    SQL = ColumnElement[bool]
+
+
+class RegConfig(UserDefinedType):
+    """PostgreSQL's ``regconfig`` (SQLAlchemy 1.4, used by CKAN 2.11, lacks it)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return "REGCONFIG"
 
 
 @dataclass
@@ -34,10 +47,11 @@ class Contains:
     terms: dict[str, list[str]] = field(default_factory=dict)
 
     def sql(self) -> SQL:
-        return T.c.terms.contains(sa.cast(sa.literal(self.terms, JSONB), JSONB))
+        return document.c.terms.contains(sa.cast(sa.literal(self.terms, JSONB), JSONB))
 
 
-Pred = Union[Contains, SQL]
+if TYPE_CHECKING:
+    Pred = Union[Contains, SQL]  # noqa: UP007 (alias evaluated on Python 3.10 too)
 
 
 def as_sql(pred: Pred) -> SQL:
@@ -67,8 +81,8 @@ def any_of(preds: list[Pred]) -> SQL:
     return sqls[0] if len(sqls) == 1 else sa.or_(*sqls)
 
 
-def regconfig(name: str) -> sa.ColumnElement[Any]:
-    return sa.cast(sa.literal(name), REGCONFIG)
+def regconfig(name: str) -> ColumnElement[Any]:
+    return sa.cast(sa.literal(name), RegConfig())
 
 
 _ESCAPE = re.compile(r"\\(.)")
@@ -78,13 +92,13 @@ def unescape(text: str) -> str:
     return _ESCAPE.sub(r"\1", text)
 
 
-def _values(name: str) -> sa.ColumnElement[Any]:
-    return sa.func.coalesce(T.c.terms[name], sa.cast(sa.literal("[]"), JSONB))
+def _values(name: str) -> ColumnElement[Any]:
+    return sa.func.coalesce(document.c.terms[name], sa.cast(sa.literal("[]"), JSONB))
 
 
 def any_value(name: str, test: Any) -> SQL:
     """True when some value of a (possibly multi-valued) field passes ``test``."""
-    values = sa.func.jsonb_array_elements_text(T.c.terms[name]).table_valued("value").alias()
+    values = sa.func.jsonb_array_elements_text(document.c.terms[name]).table_valued("value").alias()
     return sa.exists(sa.select(sa.literal(1)).select_from(values).where(test(values.c.value)))
 
 
@@ -173,7 +187,7 @@ class Translator:
             raise SearchQueryError(f"A query on every field is not supported: *:{raw}")
         kind = self.schema.field(name).kind
         if raw == "*":
-            return T.c.terms.has_key(name)  # noqa: W601 (JSONB operator, not dict)
+            return document.c.terms.has_key(name)  # noqa: W601 (JSONB operator, not dict)
         has_wildcard = bool(re.search(r"(?<!\\)[*?]", raw))
         value = unescape(raw)
         if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
@@ -207,8 +221,9 @@ class Translator:
 
     def range(self, node: tree.Range, name: str) -> Pred:
         kind = self.schema.field(name).kind
-        low, high = unescape(str(node.low)), unescape(str(node.high))
-        low, high = (None if b == "*" else b.strip('"') for b in (low, high))
+        texts = [unescape(str(b)) for b in (node.low, node.high)]
+        low, high = (None if b == "*" else b.strip('"') for b in texts)
+        bounds: list[Any]
         if kind is Kind.DATE:
             cast: Any = sa.DateTime(timezone=True)
             bounds = [None if b is None else datemath.parse_date(b) for b in (low, high)]
@@ -223,7 +238,7 @@ class Translator:
 
         def test(v: Any) -> SQL:
             value = sa.cast(v, cast) if cast is not None else v.collate("C")
-            checks = [sa.true()]
+            checks: list[Any] = [sa.true()]
             if bounds[0] is not None:
                 checks.append(value >= bounds[0] if node.include_low else value > bounds[0])
             if bounds[1] is not None:
@@ -231,18 +246,18 @@ class Translator:
             return sa.and_(*checks)
 
         if low is None and high is None:
-            return T.c.terms.has_key(name)
+            return document.c.terms.has_key(name)
         return any_value(name, test)
 
     # -- helpers --------------------------------------------------------------
 
-    def config_for(self, name: str) -> sa.ColumnElement[Any]:
+    def config_for(self, name: str) -> ColumnElement[Any]:
         kind = self.schema.field(name).kind
         return regconfig(self.text_config if kind is Kind.TEXT else "simple")
 
-    def text_match(self, query: sa.ColumnElement[Any], name: str) -> SQL:
+    def text_match(self, query: ColumnElement[Any], name: str) -> SQL:
         if name == TEXT_FIELD:
-            return T.c.fts.op("@@")(query)
+            return document.c.fts.op("@@")(query)
         vector = sa.func.to_tsvector(self.config_for(name), _values(name))
         return vector.op("@@")(query)
 

@@ -1,4 +1,5 @@
 """The index table (created by the ``harvestplus`` migration 0001)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

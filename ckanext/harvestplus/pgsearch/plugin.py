@@ -1,4 +1,5 @@
 """The ``harvestplus_pgsearch`` plugin: CKAN's search index in PostgreSQL."""
+
 from __future__ import annotations
 
 from typing import Any

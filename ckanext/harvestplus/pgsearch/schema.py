@@ -4,6 +4,7 @@ CKAN builds its search documents for ``ckan/config/solr/schema.xml``. Reading
 that file (rather than copying its field list) keeps field types, stored
 flags, dynamic fields and copy fields exactly as CKAN expects them.
 """
+
 from __future__ import annotations
 
 import enum
@@ -12,9 +13,8 @@ import functools
 import os
 from dataclasses import dataclass
 
-from lxml import etree
-
 import ckan.config
+from lxml import etree
 
 
 class Kind(enum.Enum):
@@ -109,6 +109,7 @@ class Schema:
                 return Field(name, dyn.kind, dyn.stored, dyn.multi)
         return Field(name, Kind.STRING, False, True)
 
+    @functools.lru_cache(maxsize=4096)
     def copies_into_text(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.text_sources)
 

@@ -11,16 +11,16 @@ choice follows configuration (``solr_url``), not the current plugin list:
 tests that replace ``ckan.plugins`` keep a working index, as they would with
 Solr.
 """
+
 from __future__ import annotations
 
 import logging
 import types
 from typing import Any
 
-import pysolr
-
 import ckan.lib.search as search
 import ckan.lib.search.common as common
+import pysolr
 from ckan.common import config as ckan_config
 
 from .config import check_solr_url, uses_postgresql
@@ -57,6 +57,6 @@ def _check_schema_version(schema_file: str | None = None) -> bool:
 def install() -> None:
     if isinstance(common.pysolr, _Pysolr):
         return
-    common.pysolr = _Pysolr("pysolr")  # type: ignore[assignment]
+    common.pysolr = _Pysolr("pysolr")
     search.check_solr_schema_version = _check_schema_version
     log.debug("PostgreSQL search index available (solr_url = postgresql://)")

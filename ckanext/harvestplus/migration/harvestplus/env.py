@@ -1,4 +1,5 @@
 """Alembic environment for ``ckan db upgrade -p harvestplus``."""
+
 from __future__ import annotations
 
 import os
@@ -13,9 +14,7 @@ if config.config_file_name:
 
 # The version table sits in the public schema with CKAN's other
 # <plugin>_alembic_version tables.
-VERSION_TABLE = "{}_alembic_version".format(
-    os.path.basename(os.path.dirname(__file__))
-)
+VERSION_TABLE = f"{os.path.basename(os.path.dirname(__file__))}_alembic_version"
 
 
 def run_migrations_offline() -> None:

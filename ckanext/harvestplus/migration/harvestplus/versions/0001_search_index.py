@@ -10,6 +10,7 @@ Revision ID: 0001_search_index
 Revises:
 Create Date: 2026-11-22
 """
+
 from __future__ import annotations
 
 from alembic import op
@@ -62,8 +63,7 @@ UPGRADE = [
     """,
     "CREATE INDEX IF NOT EXISTS document_terms_idx ON harvestplus_search.document "
     "USING gin (terms jsonb_path_ops)",
-    "CREATE INDEX IF NOT EXISTS document_fts_idx ON harvestplus_search.document "
-    "USING gin (fts)",
+    "CREATE INDEX IF NOT EXISTS document_fts_idx ON harvestplus_search.document USING gin (fts)",
     "CREATE INDEX IF NOT EXISTS document_site_seq_idx ON harvestplus_search.document "
     "(site_id, seq)",
     "CREATE INDEX IF NOT EXISTS document_modified_idx ON harvestplus_search.document "
