@@ -26,14 +26,14 @@ from sqlalchemy.sql.expression import BindParameter
 
 from . import config
 from .dismax import RANK_WEIGHTS, Dismax
-from .documents import DocumentError, to_rows
+from .documents import TEXT_KINDS, DocumentError, to_rows
 from .lucene import Translator, all_of, as_sql, regconfig
-from .model import document
+from .model import KEY_SEPARATOR, document
 from .model import seq as document_seq
 from .schema import TEXT_FIELD, Kind, Schema, ckan_schema
 
 if TYPE_CHECKING:
-    from .lucene import SQL
+    from .lucene import SQL, Pred
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def insert_statement(text_config: str) -> Any:
         site_id=sa.bindparam("site_id"),
         stored=sa.bindparam("stored", type_=document.c.stored.type),
         terms=sa.bindparam("terms", type_=document.c.terms.type),
+        exact=sa.bindparam("exact", type_=document.c.exact.type),
         fts=fts,
         metadata_modified=sa.bindparam("metadata_modified"),
         seq=document_seq.next_value(),
@@ -124,6 +125,7 @@ class PgSearchConnection:
                 "site_id": row.site_id,
                 "stored": row.stored,
                 "terms": row.terms,
+                "exact": row.exact,
                 "text_a": row.text_a,
                 "text_b": row.text_b,
                 "text_d": row.text_d,
@@ -147,7 +149,7 @@ class PgSearchConnection:
         if id is not None:
             condition: SQL = document.c.index_id.in_([str(i) for i in _list(id)])
         else:
-            condition = Translator(self.schema, self.text_config, False).translate(str(q))
+            condition = as_sql(Translator(self.schema, self.text_config, False).translate(str(q)))
         self._run(lambda conn: conn.execute(sa.delete(document).where(condition)))
         return ""
 
@@ -170,7 +172,7 @@ class PgSearchConnection:
         for fq in _list(params.get("fq")):
             if fq and str(fq).strip():
                 filters.append(translator.translate(str(fq)))
-        where = as_sql(all_of(filters))
+        where = as_sql(all_of(filters))  # exact filters merge into one test
 
         rank: Any = sa.literal(1.0)
         if rank_query is not None:
@@ -185,19 +187,28 @@ class PgSearchConnection:
         faceting = str(params.get("facet", "false")).lower() == "true" and facet_fields
 
         def work(conn: Connection) -> dict[str, Any]:
-            hits = conn.execute(
-                sa.select(sa.func.count()).select_from(document).where(where)
-            ).scalar()
             found: list[Any] = []
+            hits = None
             if rows:
+                # The total rides along as a window over the same scan.
                 stmt = (
-                    sa.select(document.c.stored, rank.label("score"))
+                    sa.select(
+                        document.c.stored,
+                        rank.label("score"),
+                        sa.func.count().over().label("hits"),
+                    )
                     .where(where)
                     .order_by(*order)
                     .limit(rows)
                     .offset(start)
                 )
-                found = list(conn.execute(stmt).all())
+                result = conn.execute(stmt).all()
+                found = [(stored, score) for stored, score, _ in result]
+                hits = result[0][2] if result else None
+            if hits is None:  # no rows asked for, or a page past the end
+                hits = conn.execute(
+                    sa.select(sa.func.count()).select_from(document).where(where)
+                ).scalar()
             decoded: dict[str, Any] = {
                 "response": {"numFound": hits, "start": start, "docs": self._docs(found, fields)}
             }
@@ -214,7 +225,7 @@ class PgSearchConnection:
 
     def _main_query(
         self, q: str, params: dict[str, Any], translator: Translator
-    ) -> tuple[SQL, Any]:
+    ) -> tuple[Pred, Any]:
         q = (q or "").strip() or "*:*"
         def_type = str(params.get("defType", "lucene"))
         if def_type in ("dismax", "edismax") and (def_type == "dismax" or ":" not in q):
@@ -294,43 +305,51 @@ class PgSearchConnection:
     ) -> dict[str, list[Any]]:
         limit = _int(params, "facet.limit", 100)
         mincount = _int(params, "facet.mincount", 0)
-        matched = sa.select(document.c.terms).where(where).subquery("matched")
-        field_names = sa.func.unnest(sa.literal(names, sa.ARRAY(sa.Text))).table_valued("name")
-        field_names = field_names.alias("f")
-        values = (
-            sa.func.jsonb_array_elements_text(matched.c.terms[field_names.c.name])
-            .table_valued("value")
-            .lateral("v")
-        )
-        counts = (
-            sa.select(
-                field_names.c.name,
-                values.c.value,
-                sa.func.count().label("n"),
+        text_fields = [n for n in names if self.schema.field(n).kind in TEXT_KINDS]
+        matched = sa.select(document.c.exact, document.c.terms).where(where).subquery("matched")
+        # Non-text fields: unnest the small "exact" array, split at the separator.
+        exact = sa.select(sa.func.unnest(matched.c.exact).label("key")).subquery("k")
+        name = sa.func.split_part(exact.c.key, KEY_SEPARATOR, 1)
+        value = sa.func.substr(exact.c.key, sa.func.strpos(exact.c.key, KEY_SEPARATOR) + 1)
+        sources = [
+            sa.select(name.label("name"), value.label("value")).where(
+                name.in_([n for n in names if n not in text_fields])
             )
-            .select_from(matched.join(field_names, sa.true()).join(values, sa.true()))
-            .group_by(field_names.c.name, values.c.value)
+        ]
+        # Text fields (rarely faceted): whole values from terms.
+        for text_field in text_fields:
+            values = (
+                sa.func.jsonb_array_elements_text(matched.c.terms[text_field])
+                .table_valued("value")
+                .lateral()
+            )
+            sources.append(
+                sa.select(sa.literal(text_field).label("name"), values.c.value).select_from(
+                    matched.join(values, sa.true())
+                )
+            )
+        pairs = sa.union_all(*sources).subquery("pairs")
+        counts = sa.select(pairs.c.name, pairs.c.value, sa.func.count().label("n")).group_by(
+            pairs.c.name, pairs.c.value
         )
         if mincount > 0:
             counts = counts.having(sa.func.count() >= mincount)
-        counts_sq = counts.subquery("c")
-        ranked = sa.select(
-            counts_sq.c.name,
-            counts_sq.c.value,
-            counts_sq.c.n,
+        counted = counts.subquery("c")
+        position = (
             sa.func.row_number()
             .over(
-                partition_by=counts_sq.c.name,
-                order_by=(counts_sq.c.n.desc(), counts_sq.c.value.collate("C")),
+                partition_by=counted.c.name,
+                order_by=(counted.c.n.desc(), counted.c.value.collate("C")),
             )
-            .label("position"),
-        ).subquery("r")
+            .label("position")
+        )
+        ranked = sa.select(counted.c.name, counted.c.value, counted.c.n, position).subquery("r")
         stmt = sa.select(ranked.c.name, ranked.c.value, ranked.c.n).order_by(
             ranked.c.name, ranked.c.position
         )
         if limit >= 0:
             stmt = stmt.where(ranked.c.position <= limit)
         result: dict[str, list[Any]] = {name: [] for name in names}
-        for name, value, n in conn.execute(stmt):
-            result[name].extend([value, n])
+        for facet, facet_value, n in conn.execute(stmt):
+            result[facet].extend([facet_value, n])
         return result

@@ -10,7 +10,10 @@ from typing import Any
 
 from dateutil.parser import ParserError, parse
 
+from .model import key
 from .schema import BOOST_A, BOOST_B, TEXT_FIELD, Kind, Schema
+
+TEXT_KINDS = (Kind.TEXT, Kind.TEXT_GENERAL)
 
 
 class DocumentError(ValueError):
@@ -23,6 +26,7 @@ class Row:
     site_id: str
     stored: dict[str, Any]
     terms: dict[str, list[str]]
+    exact: list[str]
     text_a: str
     text_b: str
     text_d: str
@@ -76,6 +80,7 @@ def _term(kind: Kind, value: Any) -> str:
 def to_row(doc: dict[str, Any], schema: Schema) -> Row:
     stored: dict[str, Any] = {}
     terms: dict[str, list[str]] = {}
+    exact: list[str] = []
     text: dict[str, list[str]] = {"a": [], "b": [], "d": []}
     for name, raw in doc.items():
         values = _values(raw)
@@ -88,6 +93,8 @@ def to_row(doc: dict[str, Any], schema: Schema) -> Row:
             continue
         converted = [_term(field.kind, v) for v in values]
         terms[name] = converted
+        if field.kind not in TEXT_KINDS:
+            exact.extend(key(name, v) for v in converted)
         if field.stored:
             if field.kind in (Kind.INT, Kind.FLOAT, Kind.BOOLEAN):
                 typed: list[Any] = [json.loads(v) for v in converted]
@@ -98,15 +105,16 @@ def to_row(doc: dict[str, Any], schema: Schema) -> Row:
             bucket = "a" if name in BOOST_A else "b" if name in BOOST_B else "d"
             text[bucket].extend(converted)
 
-    key = schema.unique_key
-    if key not in terms:
-        raise DocumentError(f"Document is missing mandatory uniqueKey field: {key}")
+    unique = schema.unique_key
+    if unique not in terms:
+        raise DocumentError(f"Document is missing mandatory uniqueKey field: {unique}")
     modified = terms.get("metadata_modified")
     return Row(
-        index_id=terms[key][0],
+        index_id=terms[unique][0],
         site_id=(terms.get("site_id") or [""])[0],
         stored=stored,
         terms=terms,
+        exact=exact,
         text_a=" ".join(text["a"]),
         text_b=" ".join(text["b"]),
         text_d=" ".join(text["d"]),

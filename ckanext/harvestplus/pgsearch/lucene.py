@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import UserDefinedType
 
 from . import datemath
-from .model import document
+from .model import document, key
 from .schema import TEXT_FIELD, Kind, Schema
 
 if TYPE_CHECKING:
@@ -42,12 +42,13 @@ class RegConfig(UserDefinedType):
 
 @dataclass
 class Contains:
-    """Exact string terms, merged into one indexed ``terms @> ...`` test."""
+    """Exact values of non-text fields, merged into one indexed ``exact @> ...`` test."""
 
     terms: dict[str, list[str]] = field(default_factory=dict)
 
     def sql(self) -> SQL:
-        return document.c.terms.contains(sa.cast(sa.literal(self.terms, JSONB), JSONB))
+        wanted = [key(name, value) for name, values in self.terms.items() for value in values]
+        return document.c.exact.contains(wanted)
 
 
 if TYPE_CHECKING:
@@ -67,10 +68,11 @@ def all_of(preds: list[Pred]) -> Pred:
                 merged.terms.setdefault(name, []).extend(values)
         else:
             rest.append(pred)
+    if not rest:
+        # Kept unconverted so a caller can merge it with further filters.
+        return merged if merged.terms else sa.true()
     if merged.terms:
         rest.insert(0, merged.sql())
-    if not rest:
-        return sa.true()
     return rest[0] if len(rest) == 1 else sa.and_(*rest)
 
 
@@ -116,8 +118,8 @@ class Translator:
         except (ParseError, TypeError, ValueError) as e:
             raise SearchQueryError(f"Invalid search query {query!r}: {e}") from e
 
-    def translate(self, query: str, default_field: str = TEXT_FIELD) -> SQL:
-        return as_sql(self.node(self.parse(query), default_field))
+    def translate(self, query: str, default_field: str = TEXT_FIELD) -> Pred:
+        return self.node(self.parse(query), default_field)
 
     # -- nodes ----------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 SCHEMA = "harvestplus_search"
+#: Joins field and value in ``exact``; CKAN field names never contain it.
+KEY_SEPARATOR = "\x1f"
 
 metadata = sa.MetaData(schema=SCHEMA)
 
@@ -16,8 +18,11 @@ document = sa.Table(
     sa.Column("site_id", sa.Text, nullable=False),
     # Fields Solr would return (stored="true" in CKAN's schema).
     sa.Column("stored", JSONB, nullable=False),
-    # Every indexed field as a list of strings: filters, facets and sorting.
+    # Every indexed field as a list of strings: ranges, wildcards and sorting.
     sa.Column("terms", JSONB, nullable=False),
+    # "field<US>value" for every value of every non-text field: small enough to
+    # test and unnest for every candidate row, so exact filters and facets use it.
+    sa.Column("exact", ARRAY(sa.Text), nullable=False),
     # CKAN's catch-all "text" field, name and title weighted A, tags and groups B.
     sa.Column("fts", TSVECTOR, nullable=False),
     sa.Column("metadata_modified", sa.DateTime(timezone=True)),
@@ -28,3 +33,7 @@ document = sa.Table(
 )
 
 seq = sa.Sequence("document_seq", schema=SCHEMA, metadata=metadata)
+
+
+def key(name: str, value: str) -> str:
+    return f"{name}{KEY_SEPARATOR}{value}"

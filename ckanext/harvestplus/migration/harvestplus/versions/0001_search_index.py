@@ -55,14 +55,15 @@ UPGRADE = [
         site_id text NOT NULL,
         stored jsonb NOT NULL,
         terms jsonb NOT NULL,
+        exact text[] NOT NULL,
         fts tsvector NOT NULL,
         metadata_modified timestamptz,
         seq bigint NOT NULL DEFAULT nextval('harvestplus_search.document_seq'),
         indexed_at timestamptz NOT NULL DEFAULT now()
     )
     """,
-    "CREATE INDEX IF NOT EXISTS document_terms_idx ON harvestplus_search.document "
-    "USING gin (terms jsonb_path_ops)",
+    "CREATE INDEX IF NOT EXISTS document_exact_idx ON harvestplus_search.document "
+    "USING gin (exact)",
     "CREATE INDEX IF NOT EXISTS document_fts_idx ON harvestplus_search.document USING gin (fts)",
     "CREATE INDEX IF NOT EXISTS document_site_seq_idx ON harvestplus_search.document "
     "(site_id, seq)",
