@@ -37,7 +37,7 @@ pip = @echo "  pip install $(1)"; $(2) $(BIN)/pip install -q $(1) $(PIP_FILTER)
 DEMO_PORT ?= 5000
 
 .PHONY: help install services lint typecheck test-db pytest pytest-harvest \
-	test demo demo-stop clean
+	test demo demo-stop bench-search clean
 
 help:
 	@echo "make install    venv $(VENV) with CKAN $(CKAN_VERSION), requirements, this package"
@@ -47,6 +47,7 @@ help:
 	@echo "make test       lint, typecheck, migrations, our tests, ckanext-harvest's tests"
 	@echo "make demo       CKAN with seeded datasets on http://127.0.0.1:$(DEMO_PORT)"
 	@echo "make demo-stop  stop a demo left running in the background"
+	@echo "make bench-search  search benchmark over 10,000 generated datasets (not a test)"
 	@echo "make clean      remove venvs, stamps and caches (keeps .demo/)"
 	@echo "Variables: CKAN_VERSION=2.12.0|2.11.6 PYTHON=$(PYTHON) PYTEST_ARGS= HARVEST_TEST_INI=test-harvest.ini"
 	@echo "           DEMO_PORT=5000 (make demo), DEMO_DETACH=1 (leave the demo server in the background)"
@@ -78,6 +79,7 @@ services:
 lint: install
 	@echo "==> ruff"
 	$(BIN)/ruff check ckanext tests bench
+	$(BIN)/ruff format --check ckanext tests bench
 
 typecheck: install
 	@echo "==> mypy"
@@ -123,6 +125,17 @@ demo-stop:
 		{ echo "no demo running (.demo/ckan.pid)"; rm -f .demo/ckan.pid; exit 0; }; \
 	for i in $$(seq 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
 	rm -f .demo/ckan.pid; echo "demo stopped"
+
+# A benchmark, not a test: its own database, rebuilt from scratch on each run.
+BENCH_DB ?= harvestplus_bench
+bench-search: install
+	@scripts/services.sh $(BENCH_DB)
+	@mkdir -p bench/results
+	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db init
+	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db upgrade -p harvest
+	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db upgrade -p harvestplus
+	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/python bench/search.py --ini test.ini \
+		$(BENCH_ARGS) | tee bench/results/search.txt
 
 clean:
 	rm -rf .venv .venv-* .mypy_cache .ruff_cache .pytest_cache .test-storage

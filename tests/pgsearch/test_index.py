@@ -15,6 +15,11 @@ from ckanext.harvestplus.pgsearch import seam
 from ckanext.harvestplus.pgsearch.model import document
 
 
+def json_quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
 def indexed_names() -> set[str]:
     with model.ensure_engine().connect() as conn:
         rows = conn.execute(sa.select(document.c.stored["name"].astext)).scalars()
@@ -58,6 +63,35 @@ class TestWrites:
         result = cli.invoke(ckan_command, ["search-index", "rebuild"])
         assert result.exit_code == 0, result.output
         assert indexed_names() == names
+
+    def test_long_values_index_and_match_exactly(self):
+        polygon = '{"type": "Polygon", "coordinates": [' + ",".join(["[1.5, 2.5]"] * 400) + "]}"
+        dataset = factories.Dataset(extras=[{"key": "spatial", "value": polygon}])
+        found = call_action("package_search", fq=f"spatial:{json_quote(polygon)}")
+        assert [d["id"] for d in found["results"]] == [dataset["id"]]
+
+    def test_concurrent_writes_of_one_dataset_all_succeed(self):
+        import threading
+
+        dataset = factories.Dataset()
+        # The stored fields are a valid document to write again.
+        index_doc = search.show(dataset["id"])
+        errors: list[Exception] = []
+
+        def write() -> None:
+            try:
+                for _ in range(15):
+                    make_connection().add([index_doc])
+            except Exception as e:  # collected and asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert indexed_names() == {dataset["name"]}
 
     def test_a_date_solr_would_refuse_fails_the_write(self):
         dataset = factories.Dataset()

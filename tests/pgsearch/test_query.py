@@ -84,6 +84,15 @@ class TestFreeText:
         assert titles(search(q='"water quality"')) == ["River water quality"]
         assert search(q='"quality water"')["count"] == 0
 
+    def test_boolean_words_are_operators_in_free_text(self):
+        # Lake temperatures has "water" in its notes.
+        assert titles(search(q="water NOT lake")) == ["River water quality"]
+        assert titles(search(q="water AND rivers")) == ["River water quality"]
+
+    def test_words_that_analyse_to_nothing_are_dropped(self):
+        assert search(q="_ rivers")["count"] == 1
+        assert search(q="!!! rivers")["count"] == 1
+
     def test_fielded_query_in_q(self):
         assert titles(search(q="tags:temperature")) == ["Lake temperatures"]
         assert search(q="name:river-water-quality OR name:population-census")["count"] == 2
@@ -104,6 +113,32 @@ class TestFilters:
         assert sorted(titles(search(fq=fq))) == ["Air quality stations", "Population census"]
         assert search(fq="tags:people AND tags:air")["count"] == 0
 
+    def test_mixed_operators_read_left_to_right_like_lucene(self):
+        # q.op=AND: "a b OR c" is "+a b c", so every dataset tagged water matches.
+        result = search(fq="tags:water tags:people OR tags:air")
+        assert sorted(titles(result)) == ["Lake temperatures", "River water quality"]
+        # CKAN adds required filters around the user's fq, so an unbracketed OR
+        # leaves its clauses optional and everything matches, as it does in Solr.
+        assert search(fq="+tags:rivers OR tags:air")["count"] == 4
+        assert sorted(titles(search(fq="(+tags:rivers OR tags:air)"))) == [
+            "Air quality stations",
+            "River water quality",
+        ]
+
+    def test_c_style_operators(self):
+        assert titles(search(fq="tags:water && tags:rivers")) == ["River water quality"]
+        assert sorted(titles(search(fq="(tags:people || tags:air)"))) == [
+            "Air quality stations",
+            "Population census",
+        ]
+        assert titles(search(fq="tags:water && !tags:rivers")) == ["Lake temperatures"]
+
+    def test_urls_are_searchable_in_their_own_field_not_in_free_text(self):
+        # CKAN's schema copies resource URLs into "urls" but (copy fields do
+        # not chain) not into the catch-all "text".
+        assert search(fq="urls:x.test")["count"] == 3
+        assert search(q="x.test")["count"] == 0
+
     def test_list_of_filters_all_apply(self):
         result = search(fq_list=["organization:stats-office", "res_format:CSV"])
         assert titles(result) == ["Population census"]
@@ -113,7 +148,7 @@ class TestFilters:
         assert search(fq='name:"lake"')["count"] == 0
 
     def test_prefix_wildcard_on_string_field(self):
-        assert sorted(titles(search(fq="name:lake* OR name:air*"))) == [
+        assert sorted(titles(search(fq="(name:lake* OR name:air*)"))) == [
             "Air quality stations",
             "Lake temperatures",
         ]
@@ -157,6 +192,21 @@ class TestFacetsSortPaging:
         assert facets["organization"] == {"env-agency": 1, "stats-office": 1}
         assert facets["res_format"] == {"CSV": 1}
         assert facets["tags"] == {"water": 1, "rivers": 1, "air": 1}
+
+    def test_facets_count_datasets_not_values(self):
+        factories.Dataset(
+            resources=[
+                {"url": "http://x.test/1.csv", "format": "CSV"},
+                {"url": "http://x.test/2.csv", "format": "CSV"},
+            ]
+        )
+        result = search(fq="res_format:CSV", **{"facet.field": '["res_format"]'})
+        assert result["count"] == 3
+        assert result["facets"]["res_format"]["CSV"] == 3
+
+    def test_unlimited_facets_are_sorted_by_value(self):
+        result = call_action("package_search", **{"facet.field": '["tags"]', "facet.limit": -1})
+        assert list(result["facets"]["tags"]) == sorted(result["facets"]["tags"])
 
     def test_facet_limit_keeps_the_most_frequent(self):
         result = search(**{"facet.field": '["tags"]', "facet.limit": 1})
@@ -211,6 +261,19 @@ class TestUnsupported:
     def test_construct_without_sql_equivalent_raises_naming_it(self, query, named):
         with pytest.raises(SearchQueryError, match=named):
             search(fq=query)
+
+    @pytest.mark.parametrize(
+        ("params", "message"),
+        [
+            ({"fq": "metadata_modified:[2020 TO *]"}, "Invalid date"),
+            ({"q": "water\x00"}, "NUL"),
+            ({"fq": "(" * 1000 + "tags:a" + ")" * 1000}, ""),
+            ({"fq": "views_total:abc"}, "Invalid number"),
+        ],
+    )
+    def test_odd_input_is_a_query_error(self, params, message):
+        with pytest.raises(SearchQueryError, match=message):
+            search(**params)
 
     def test_syntax_error_is_a_query_error(self):
         with pytest.raises(SearchQueryError, match="Invalid search query"):

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from ckan.lib.search.common import SearchQueryError
 
+from ckanext.harvestplus.pgsearch.clauses import Conj, Mod, Occur, normalise_operators, occurs
 from ckanext.harvestplus.pgsearch.datemath import parse_date
 from ckanext.harvestplus.pgsearch.dismax import min_should_match
 from ckanext.harvestplus.pgsearch.documents import DocumentError, solr_date, to_row
@@ -54,7 +55,7 @@ def test_date_math(text, expected):
     assert parse_date(text, now=NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["NOW-1FORTNIGHT", "yesterday", "NOW+"])
+@pytest.mark.parametrize("text", ["NOW-1FORTNIGHT", "yesterday", "NOW+", "2020", "2020-01-01"])
 def test_bad_date_math_is_a_query_error(text):
     with pytest.raises(SearchQueryError):
         parse_date(text, now=NOW)
@@ -78,7 +79,9 @@ def test_field_kinds_come_from_ckans_schema():
     assert schema.field("data_dict").kind is Kind.UNINDEXED
     assert not schema.field("harvest_source_id").stored  # "*" is indexed, not stored
     assert schema.copies_into_text("res_description")
-    assert schema.copies_into_text("res_url")  # through "urls"
+    # Solr does not chain copy fields: res_url reaches "urls" but not "text".
+    assert not schema.copies_into_text("res_url")
+    assert "urls" in schema.copy_targets("res_url")
     assert not schema.copies_into_text("state")
 
 
@@ -112,3 +115,44 @@ def test_document_row_weights_and_stored_fields():
 def test_document_without_unique_key_is_refused():
     with pytest.raises(DocumentError, match="index_id"):
         to_row({"name": "x"}, ckan_schema())
+
+
+MUST, SHOULD, NOT_ = Occur.MUST, Occur.SHOULD, Occur.MUST_NOT
+N, AND, OR = Conj.NONE, Conj.AND, Conj.OR
+
+
+@pytest.mark.parametrize(
+    ("items", "default_and", "expected"),
+    [
+        # q.op=AND, as CKAN sends it
+        ([(N, Mod.NONE), (N, Mod.NONE), (OR, Mod.NONE)], True, [MUST, SHOULD, SHOULD]),
+        ([(N, Mod.NONE), (AND, Mod.NONE), (OR, Mod.NONE)], True, [MUST, SHOULD, SHOULD]),
+        ([(N, Mod.REQ), (OR, Mod.NONE)], True, [SHOULD, SHOULD]),
+        ([(N, Mod.NONE), (N, Mod.NOT), (OR, Mod.NONE)], True, [MUST, NOT_, SHOULD]),
+        # default operator OR
+        ([(N, Mod.NONE), (N, Mod.NONE)], False, [SHOULD, SHOULD]),
+        ([(N, Mod.NONE), (AND, Mod.NONE), (N, Mod.NONE)], False, [MUST, MUST, SHOULD]),
+        ([(N, Mod.REQ), (N, Mod.NOT), (N, Mod.NONE)], False, [MUST, NOT_, SHOULD]),
+    ],
+)
+def test_lucene_clause_occurs(items, default_and, expected):
+    assert occurs([(c, m, True) for c, m in items], default_and) == expected
+
+
+def test_a_clause_analysed_to_nothing_is_left_out_but_still_binds_its_neighbour():
+    items = [(N, Mod.NONE, True), (AND, Mod.NONE, False)]
+    assert occurs(items, False) == [MUST, None]
+
+
+def test_operator_spellings():
+    assert normalise_operators("a && b || !c") == "a  AND  b  OR  NOT c"
+    assert normalise_operators('title:"a && b" !x') == 'title:"a && b" NOT x'
+    assert normalise_operators("wow!") == "wow!"
+
+
+def test_long_exact_values_become_a_digest():
+    from ckanext.harvestplus.pgsearch.model import key
+
+    short, long = key("spatial", "x" * 10), key("spatial", "x" * 5000)
+    assert short == "spatial\x1fxxxxxxxxxx"
+    assert long.startswith("spatial\x1fsha256:") and len(long) < 100

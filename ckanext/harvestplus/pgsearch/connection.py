@@ -82,6 +82,11 @@ def insert_statement(text_config: str) -> Any:
     )
 
 
+LOCK_DOCUMENTS = sa.select(
+    sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.column("id")))
+).select_from(sa.func.unnest(sa.bindparam("ids", type_=sa.ARRAY(sa.Text))).alias("id"))
+
+
 class PgSearchConnection:
     """Stands in for ``pysolr.Solr`` when ``solr_url`` is ``postgresql://``."""
 
@@ -104,6 +109,8 @@ class PgSearchConnection:
             raise pysolr.SolrError(f"Search index error: {e.orig}") from e
         except DBAPIError as e:
             raise pysolr.SolrError(f"Search index error: {e.orig}") from e
+        except ValueError as e:  # psycopg2 refuses NUL characters in strings
+            raise pysolr.SolrError(f"Search index error: {e}") from e
 
     def _translator(self, params: dict[str, Any]) -> Translator:
         default_and = str(params.get("q.op", "OR")).upper() == "AND"
@@ -136,7 +143,12 @@ class PgSearchConnection:
         insert = insert_statement(self.text_config)
         replaced = document.c.index_id.in_(sa.bindparam("ids", expanding=True))
 
+        ids = sorted({r.index_id for r in rows})
+
         def work(conn: Connection) -> None:
+            # Serialise writers of the same document (a rebuild racing an
+            # edit): without it both DELETEs find nothing and one INSERT fails.
+            conn.execute(LOCK_DOCUMENTS, {"ids": ids})
             conn.execute(sa.delete(document).where(replaced), {"ids": [r.index_id for r in rows]})
             conn.execute(insert, values)
 
@@ -166,6 +178,9 @@ class PgSearchConnection:
     # -- search -----------------------------------------------------------------
 
     def search(self, q: str = "*:*", search_handler: Any = None, **params: Any) -> pysolr.Results:
+        for value in [q, *_list(params.get("fq"))]:
+            if "\x00" in str(value or ""):
+                raise SearchQueryError("Search queries may not contain NUL characters")
         translator = self._translator(params)
         condition, rank_query = self._main_query(q, params, translator)
         filters: list[Any] = [condition]
@@ -306,7 +321,11 @@ class PgSearchConnection:
         limit = _int(params, "facet.limit", 100)
         mincount = _int(params, "facet.mincount", 0)
         text_fields = [n for n in names if self.schema.field(n).kind in TEXT_KINDS]
-        matched = sa.select(document.c.exact, document.c.terms).where(where).subquery("matched")
+        matched = (
+            sa.select(document.c.index_id, document.c.exact, document.c.terms)
+            .where(where)
+            .subquery("matched")
+        )
         # Non-text fields: unnest the small "exact" array, split at the separator.
         exact = sa.select(sa.func.unnest(matched.c.exact).label("key")).subquery("k")
         name = sa.func.split_part(exact.c.key, KEY_SEPARATOR, 1)
@@ -323,10 +342,11 @@ class PgSearchConnection:
                 .table_valued("value")
                 .lateral()
             )
+            # Each value once per dataset, as Solr counts documents.
             sources.append(
-                sa.select(sa.literal(text_field).label("name"), values.c.value).select_from(
-                    matched.join(values, sa.true())
-                )
+                sa.select(sa.literal(text_field).label("name"), values.c.value)
+                .select_from(matched.join(values, sa.true()))
+                .group_by(matched.c.index_id, values.c.value)
             )
         pairs = sa.union_all(*sources).subquery("pairs")
         counts = sa.select(pairs.c.name, pairs.c.value, sa.func.count().label("n")).group_by(
@@ -335,11 +355,13 @@ class PgSearchConnection:
         if mincount > 0:
             counts = counts.having(sa.func.count() >= mincount)
         counted = counts.subquery("c")
+        # Solr sorts by count when there is a limit, by value when there is none.
+        by_value = counted.c.value.collate("C")
         position = (
             sa.func.row_number()
             .over(
                 partition_by=counted.c.name,
-                order_by=(counted.c.n.desc(), counted.c.value.collate("C")),
+                order_by=(counted.c.n.desc(), by_value) if limit >= 0 else (by_value,),
             )
             .label("position")
         )

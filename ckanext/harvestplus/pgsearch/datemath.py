@@ -22,6 +22,8 @@ _UNITS = {
     "MILLISECOND": "microseconds",
 }
 _OP = re.compile(r"([+-])(\d+)([A-Z]+)|/([A-Z]+)")
+# Solr accepts only complete UTC timestamps in queries.
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 _TRUNCATE = ("years", "months", "days", "hours", "minutes", "seconds")
 
 
@@ -55,9 +57,13 @@ def parse_date(text: str, now: dt.datetime | None = None) -> dt.datetime:
     else:
         split = re.search(r"Z(?=[+/-]|$)", upper)
         end = split.end() if split else len(upper)
+        if not _ISO.fullmatch(upper[:end]):
+            raise SearchQueryError(
+                f"Invalid date in query: {text!r} (expected YYYY-MM-DDThh:mm:ssZ or NOW)"
+            )
         try:
             moment = dt.datetime.fromisoformat(solr_date(text[:end]).replace("Z", "+00:00"))
-        except DocumentError as e:
+        except (DocumentError, ValueError) as e:
             raise SearchQueryError(f"Invalid date in query: {text!r}") from e
         rest = upper[end:]
     position = 0

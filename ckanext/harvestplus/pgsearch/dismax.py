@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from ckan.lib.search.common import SearchQueryError
 
-from .lucene import Translator, all_of, any_of
+from .clauses import Conj, Mod, occurs, split
+from .lucene import Translator, all_of, analysable, any_of
 from .model import document
 from .schema import TEXT_FIELD, Kind
 
@@ -83,22 +84,38 @@ class Dismax:
         if q.count('"') % 2:
             q = q.replace('"', " ")
         fields = self.fields(qf)
-        must: list[SQL] = []
-        must_not: list[SQL] = []
-        should: list[SQL] = []
-        ranked: list[Any] = []
+        # Dismax escapes Lucene syntax except quotes, + and -, but the parser
+        # underneath still reads AND, OR and NOT (and &&, ||, !) as operators.
+        tests: list[Any] = []
+        queries: list[Any] = []
+        items: list[tuple[Conj, Mod, bool]] = []
+        conj, negate = Conj.NONE, False
         for match in _CLAUSE.finditer(q):
             sign = match.group(1) or match.group(3)
             phrase = match.group(2) is not None
             words = match.group(2) if phrase else match.group(4)
-            if not re.search(r"\w", words):
-                continue  # analysed to nothing: Solr drops the clause
-            test, tsquery = self.clause(words, phrase, fields)
-            if sign == "-":
-                must_not.append(test)
-                continue
-            ranked.append(tsquery)
-            (must if sign == "+" else should).append(test)
+            if not phrase and not sign:
+                if words in ("AND", "&&"):
+                    conj = Conj.AND
+                    continue
+                if words in ("OR", "||"):
+                    conj = Conj.OR
+                    continue
+                if words == "NOT":
+                    negate = True
+                    continue
+                if words.startswith("!") and len(words) > 1:
+                    negate, words = True, words[1:]
+            mod = Mod.NOT if negate or sign == "-" else Mod.REQ if sign == "+" else Mod.NONE
+            kept = analysable(words)
+            test, tsquery = self.clause(words, phrase, fields) if kept else (None, None)
+            tests.append(test)
+            queries.append(tsquery if mod is not Mod.NOT else None)
+            items.append((conj, mod, kept))
+            conj, negate = Conj.NONE, False
+        kinds = occurs(items, default_and=False)
+        must, should, must_not = split(tests, kinds)
+        ranked = [t for t, k in zip(queries, kinds, strict=True) if t is not None and k]
 
         preds: list[Any] = list(must)
         if should:

@@ -44,7 +44,7 @@ def solr_date(value: Any) -> str:
             raise DocumentError(f"Invalid Date String: {value!r}") from e
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S")
     millis = moment.microsecond // 1000
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
@@ -101,10 +101,14 @@ def to_row(doc: dict[str, Any], schema: Schema) -> Row:
             else:
                 typed = list(converted)
             stored[name] = typed if field.multi else typed[0]
+        for dest in schema.copy_targets(name):
+            terms.setdefault(dest, []).extend(converted)
         if name == TEXT_FIELD or schema.copies_into_text(name):
             bucket = "a" if name in BOOST_A else "b" if name in BOOST_B else "d"
             text[bucket].extend(converted)
 
+    # Facets count datasets, so each value once per document.
+    exact = list(dict.fromkeys(exact))
     unique = schema.unique_key
     if unique not in terms:
         raise DocumentError(f"Document is missing mandatory uniqueKey field: {unique}")

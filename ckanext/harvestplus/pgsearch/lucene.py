@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Union
 
 import sqlalchemy as sa
 from ckan.lib.search.common import SearchQueryError
 from luqum import tree
 from luqum.exceptions import ParseError
-from luqum.parser import parser
+from luqum.thread import parse
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import UserDefinedType
 
 from . import datemath
+from .clauses import Conj, Mod, normalise_operators, occurs, split
 from .model import document, key
 from .schema import TEXT_FIELD, Kind, Schema
 
@@ -87,6 +89,11 @@ def regconfig(name: str) -> ColumnElement[Any]:
     return sa.cast(sa.literal(name), RegConfig())
 
 
+def analysable(text: str) -> bool:
+    """Whether text keeps any word once analysed (letters or digits)."""
+    return re.search(r"[^\W_]", text) is not None
+
+
 _ESCAPE = re.compile(r"\\(.)")
 
 
@@ -104,6 +111,31 @@ def any_value(name: str, test: Any) -> SQL:
     return sa.exists(sa.select(sa.literal(1)).select_from(values).where(test(values.c.value)))
 
 
+_CONJ = {tree.AndOperation: Conj.AND, tree.OrOperation: Conj.OR}
+
+
+def flatten(node: tree.Item, conj: Conj) -> Any:
+    """Clauses of nested AND/OR/implicit operations in reading order, each with
+    the conjunction written before it (luqum nests by precedence; Lucene does not)."""
+    if isinstance(node, tree.BaseOperation):
+        inner = _CONJ.get(type(node), Conj.NONE)
+        for i, child in enumerate(node.children):
+            yield from flatten(child, conj if i == 0 else inner)
+    else:
+        yield conj, node
+
+
+def combine(must: list[Pred], should: list[Pred], must_not: list[Pred]) -> Pred:
+    """Lucene's BooleanQuery: optional clauses only count when nothing is required;
+    a query of prohibited clauses alone matches everything else (as Solr does)."""
+    preds = list(must)
+    if should and not must:
+        preds.append(any_of(should))
+    if must_not:
+        preds.append(sa.not_(any_of(must_not)))
+    return all_of(preds)
+
+
 class Translator:
     def __init__(self, schema: Schema, text_config: str, default_and: bool) -> None:
         self.schema = schema
@@ -113,17 +145,25 @@ class Translator:
     # -- entry points -------------------------------------------------------
 
     def parse(self, query: str) -> tree.Item:
+        if "\x00" in query:
+            raise SearchQueryError("Search queries may not contain NUL characters")
         try:
-            return parser.parse(query)
+            # luqum.thread.parse: the plain parser shares one lexer between threads.
+            return parse(normalise_operators(query))
         except (ParseError, TypeError, ValueError) as e:
             raise SearchQueryError(f"Invalid search query {query!r}: {e}") from e
 
     def translate(self, query: str, default_field: str = TEXT_FIELD) -> Pred:
-        return self.node(self.parse(query), default_field)
+        try:
+            pred = self.node(self.parse(query), default_field)
+        except RecursionError as e:
+            raise SearchQueryError("Search query is nested too deeply") from e
+        return sa.false() if pred is None else pred
 
     # -- nodes ----------------------------------------------------------------
 
-    def node(self, node: tree.Item, name: str) -> Pred:
+    def node(self, node: tree.Item, name: str) -> Pred | None:
+        """SQL for a query node; None when its words analyse to nothing."""
         if isinstance(node, tree.SearchField):
             if "*" in node.name and node.name != "*":
                 raise SearchQueryError(f"Wildcard field names are not supported: {node.name}")
@@ -132,11 +172,8 @@ class Translator:
             return self.node(node.expr, name)
         if isinstance(node, tree.Boost):
             return self.node(node.expr, name)  # boosts change ranking, not matching
-        if isinstance(node, (tree.AndOperation, tree.OrOperation, tree.UnknownOperation)):
-            return self.operation(node, name)
-        if isinstance(node, (tree.Plus, tree.Not, tree.Prohibit)):
-            # A lone prefixed clause is a one-clause boolean query.
-            return self.clauses([node], name, default_must=True)
+        if isinstance(node, (tree.BaseOperation, tree.Plus, tree.Not, tree.Prohibit)):
+            return self.boolean(node, name)
         if isinstance(node, tree.Range):
             return self.range(node, name)
         if isinstance(node, tree.Phrase):
@@ -151,38 +188,28 @@ class Translator:
             raise SearchQueryError(f"Regular expression queries are not supported: {node}")
         raise SearchQueryError(f"Unsupported query construct: {node}")
 
-    def operation(self, node: tree.BaseOperation, name: str) -> Pred:
-        if isinstance(node, tree.AndOperation):
-            default_must = True
-        elif isinstance(node, tree.OrOperation):
-            default_must = False
-        else:
-            default_must = self.default_and
-        return self.clauses(list(node.children), name, default_must)
-
-    def clauses(self, children: list[tree.Item], name: str, default_must: bool) -> Pred:
-        must: list[Pred] = []
-        should: list[Pred] = []
-        must_not: list[Pred] = []
-        for child in children:
-            if isinstance(child, tree.Plus):
-                must.append(self.node(child.a, name))
-            elif isinstance(child, (tree.Not, tree.Prohibit)):
-                must_not.append(self.node(child.a, name))
-            elif default_must:
-                must.append(self.node(child, name))
-            else:
-                should.append(self.node(child, name))
-        preds = list(must)
-        if should and not must:
-            preds.append(any_of(should))
-        if must_not:
-            preds.append(sa.not_(any_of(must_not)))
-        return all_of(preds)
+    def boolean(self, node: tree.Item, name: str) -> Pred | None:
+        """One boolean query from a chain of clauses, as Lucene reads it."""
+        chain = list(flatten(node, Conj.NONE))
+        preds = []
+        items = []
+        for conj, clause in chain:
+            mod = Mod.NONE
+            if isinstance(clause, tree.Plus):
+                mod, clause = Mod.REQ, clause.a
+            elif isinstance(clause, (tree.Not, tree.Prohibit)):
+                mod, clause = Mod.NOT, clause.a
+            pred = self.node(clause, name)
+            preds.append(pred)
+            items.append((conj, mod, pred is not None))
+        must, should, must_not = split(preds, occurs(items, self.default_and))
+        if not (must or should or must_not):
+            return None
+        return combine(must, should, must_not)
 
     # -- leaves ---------------------------------------------------------------
 
-    def word(self, raw: str, name: str) -> Pred:
+    def word(self, raw: str, name: str) -> Pred | None:
         if name == "*":
             if raw == "*":
                 return sa.true()
@@ -195,6 +222,8 @@ class Translator:
         if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
             if has_wildcard:
                 return self.text_prefix(raw, name)
+            if not analysable(value):
+                return None
             return self.text_match(sa.func.plainto_tsquery(self.config_for(name), value), name)
         if has_wildcard:
             if kind is not Kind.STRING:
@@ -202,11 +231,13 @@ class Translator:
             return any_value(name, lambda v: v.like(self.like_pattern(raw), escape="\\"))
         return self.exact(value, name, kind)
 
-    def phrase(self, value: str, name: str) -> Pred:
+    def phrase(self, value: str, name: str) -> Pred | None:
         if name == "*":
             raise SearchQueryError(f'A query on every field is not supported: *:"{value}"')
         kind = self.schema.field(name).kind
         if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
+            if not analysable(value):
+                return None
             return self.text_match(sa.func.phraseto_tsquery(self.config_for(name), value), name)
         return self.exact(value, name, kind)
 
@@ -289,8 +320,8 @@ class Translator:
         return "".join(out)
 
     @staticmethod
-    def number(value: str, name: str) -> float:
+    def number(value: str, name: str) -> Decimal:
         try:
-            return float(value)
-        except ValueError as e:
+            return Decimal(value)
+        except InvalidOperation as e:
             raise SearchQueryError(f"Invalid number for field {name}: {value!r}") from e

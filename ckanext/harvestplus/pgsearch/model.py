@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
@@ -35,5 +37,13 @@ document = sa.Table(
 seq = sa.Sequence("document_seq", schema=SCHEMA, metadata=metadata)
 
 
+#: Longer values are stored as a digest: a GIN index entry must stay under
+#: about 2.7 kB, while Solr accepts string terms up to 32 kB. Such values
+#: still match exactly; their facet label is the digest.
+MAX_KEY_VALUE = 1000
+
+
 def key(name: str, value: str) -> str:
+    if len(value.encode("utf-8")) > MAX_KEY_VALUE:
+        value = "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
     return f"{name}{KEY_SEPARATOR}{value}"

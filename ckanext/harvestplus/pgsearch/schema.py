@@ -87,16 +87,9 @@ class Schema:
         self.copy: dict[str, list[str]] = {}
         for el in root.iter("copyField"):
             self.copy.setdefault(el.get("dest", ""), []).append(el.get("source", ""))
-        self.text_sources = self._sources_of(TEXT_FIELD)
-
-    def _sources_of(self, dest: str, seen: frozenset[str] = frozenset()) -> tuple[str, ...]:
-        found: list[str] = []
-        for source in self.copy.get(dest, []):
-            if source in seen:
-                continue
-            found.append(source)
-            found.extend(self._sources_of(source, seen | {source}))
-        return tuple(found)
+        # Solr does not chain copy fields: a value copied into "urls" is not
+        # copied on into "text".
+        self.text_sources = tuple(self.copy.get(TEXT_FIELD, []))
 
     @functools.lru_cache(maxsize=4096)
     def field(self, name: str) -> Field:
@@ -112,6 +105,15 @@ class Schema:
     @functools.lru_cache(maxsize=4096)
     def copies_into_text(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.text_sources)
+
+    @functools.lru_cache(maxsize=4096)
+    def copy_targets(self, name: str) -> tuple[str, ...]:
+        """Fields other than "text" that receive a copy of this field's values."""
+        return tuple(
+            dest
+            for dest, sources in self.copy.items()
+            if dest != TEXT_FIELD and any(fnmatch.fnmatchcase(name, src) for src in sources)
+        )
 
 
 @functools.lru_cache(maxsize=1)
