@@ -46,6 +46,9 @@ echo "==> Migrating $DB"
 ckan db init
 ckan db upgrade -p harvest
 ckan db upgrade -p harvestplus
+# Datasets saved while another search index was configured (or before an
+# upgrade) are indexed now; the rest are left as they are.
+ckan search-index rebuild --only-missing --quiet
 
 if [ -z "$(sql "SELECT 1 FROM \"user\" WHERE name = '$ADMIN'")" ]; then
     echo "==> Creating sysadmin $ADMIN"
