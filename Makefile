@@ -26,7 +26,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(CKAN_VERSION)
 PG_URL := postgresql://harvestplus:harvestplus@127.0.0.1:5432
 # CKAN reads CKAN_SQLALCHEMY_URL in preference to sqlalchemy.url in the ini.
-TEST_ENV := CKAN_SQLALCHEMY_URL=$(PG_URL)/$(TEST_DB)
+TEST_ENV := CKAN_SQLALCHEMY_URL=$(PG_URL)/$(TEST_DB) \
+	HARVESTPLUS_REMOTE_SQLALCHEMY_URL=$(PG_URL)/$(REMOTE_DB)
 PYTEST_ARGS ?=
 HARVEST_TEST_INI ?= test-harvest.ini
 # This machine's pip config lists local mirror folders that lack most
@@ -74,7 +75,7 @@ $(STAMP): setup.py requirements.txt dev-requirements.txt $(wildcard setup.cfg py
 	@touch $@
 
 services:
-	@scripts/services.sh $(TEST_DB)
+	@scripts/services.sh $(TEST_DB) $(REMOTE_DB)
 
 lint: install
 	@echo "==> ruff"

@@ -7,3 +7,13 @@ def clean_db(reset_db, migrate_db_for):
     reset_db()
     migrate_db_for("harvest")
     migrate_db_for("harvestplus")
+
+
+@pytest.fixture(scope="session")
+def remote_ckan(tmp_path_factory):
+    """A second, real CKAN on a loopback port, started once per test session."""
+    from tests.remote import ckan as remote
+
+    server = remote.start(tmp_path_factory.mktemp("remote"))
+    yield server
+    server.stop()

@@ -82,6 +82,10 @@ def insert_statement(text_config: str) -> Any:
     )
 
 
+class MissingIndexError(pysolr.SolrError):
+    """The index tables do not exist (the harvestplus migration has not run)."""
+
+
 LOCK_DOCUMENTS = sa.select(
     sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.column("id")))
 ).select_from(sa.func.unnest(sa.bindparam("ids", type_=sa.ARRAY(sa.Text))).alias("id"))
@@ -105,7 +109,7 @@ class PgSearchConnection:
                 return work(conn)
         except ProgrammingError as e:
             if "harvestplus_search" in str(e.orig) and "does not exist" in str(e.orig):
-                raise pysolr.SolrError(MISSING_TABLES) from e
+                raise MissingIndexError(MISSING_TABLES) from e
             raise pysolr.SolrError(f"Search index error: {e.orig}") from e
         except DBAPIError as e:
             raise pysolr.SolrError(f"Search index error: {e.orig}") from e
@@ -162,7 +166,12 @@ class PgSearchConnection:
             condition: SQL = document.c.index_id.in_([str(i) for i in _list(id)])
         else:
             condition = as_sql(Translator(self.schema, self.text_config, False).translate(str(q)))
-        self._run(lambda conn: conn.execute(sa.delete(document).where(condition)))
+        try:
+            self._run(lambda conn: conn.execute(sa.delete(document).where(condition)))
+        except MissingIndexError:
+            # Nothing to delete from an index that does not exist yet; `ckan db
+            # clean` clears the index before any migration has run.
+            log.warning("Search index tables missing; nothing to delete")
         return ""
 
     def commit(self, **_: Any) -> str:
