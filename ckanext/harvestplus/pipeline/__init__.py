@@ -1,0 +1,1 @@
+"""What every harvest does the same way, whatever the kind of remote catalogue."""
