@@ -21,6 +21,8 @@ VENV ?= .venv-$(CKAN_VERSION)
 TEST_DB ?= harvestplus_test_$(subst .,_,$(basename $(CKAN_VERSION)))
 DEMO_DB ?= harvestplus_demo_$(subst .,_,$(basename $(CKAN_VERSION)))
 endif
+# The second, real CKAN the tests harvest from (tests/remote/).
+REMOTE_DB ?= $(subst _test,_remote_test,$(TEST_DB))
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(CKAN_VERSION)
