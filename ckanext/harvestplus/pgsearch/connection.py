@@ -26,11 +26,11 @@ from sqlalchemy.sql.expression import BindParameter
 
 from . import config
 from .dismax import RANK_WEIGHTS, Dismax
-from .documents import TEXT_KINDS, DocumentError, to_rows
+from .documents import DocumentError, to_rows
 from .lucene import Translator, all_of, as_sql, regconfig
 from .model import KEY_SEPARATOR, document
 from .model import seq as document_seq
-from .schema import TEXT_FIELD, Kind, Schema, ckan_schema
+from .schema import TEXT_FIELD, TEXT_KINDS, Kind, Schema, ckan_schema
 
 if TYPE_CHECKING:
     from .lucene import SQL, Pred

@@ -2,8 +2,9 @@
 
 CKAN sends free text with ``defType=dismax``, ``qf`` (the fields searched, with
 boosts) and ``mm`` (how many of the optional words must match). Words may be
-prefixed with ``+`` or ``-`` and grouped in double quotes; nothing else is
-syntax.
+prefixed with ``+`` or ``-`` and grouped in double quotes, and AND, OR and NOT
+(or ``&&``, ``||``, ``!``) still work as operators, because dismax escapes every
+other special character but hands the rest to Lucene's parser.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import sqlalchemy as sa
 from ckan.lib.search.common import SearchQueryError
 
 from .clauses import Conj, Mod, occurs, split
-from .lucene import Translator, all_of, analysable, any_of
+from .lucene import Translator, all_of, analysable, any_of, as_sql
 from .model import document
-from .schema import TEXT_FIELD, Kind
+from .schema import TEXT_FIELD, TEXT_KINDS
 
 if TYPE_CHECKING:
     from .lucene import SQL
@@ -73,7 +74,7 @@ class Dismax:
         tests: list[Any] = []
         for name in qf:
             kind = tr.schema.field(name).kind
-            if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
+            if kind in TEXT_KINDS:
                 tests.append(tr.text_match(maker(tr.config_for(name), words), name))
             else:
                 tests.append(tr.exact(words, name, kind))
@@ -135,4 +136,4 @@ class Dismax:
         rank_query = None
         for tsquery in ranked:
             rank_query = tsquery if rank_query is None else rank_query.op("||")(tsquery)
-        return all_of(preds), rank_query  # type: ignore[return-value]
+        return as_sql(all_of(preds)), rank_query

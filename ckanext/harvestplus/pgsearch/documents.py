@@ -11,9 +11,7 @@ from typing import Any
 from dateutil.parser import ParserError, parse
 
 from .model import key
-from .schema import BOOST_A, BOOST_B, TEXT_FIELD, Kind, Schema
-
-TEXT_KINDS = (Kind.TEXT, Kind.TEXT_GENERAL)
+from .schema import BOOST_A, BOOST_B, TEXT_FIELD, TEXT_KINDS, Kind, Schema
 
 
 class DocumentError(ValueError):

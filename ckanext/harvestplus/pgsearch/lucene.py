@@ -25,7 +25,7 @@ from sqlalchemy.types import UserDefinedType
 from . import datemath
 from .clauses import Conj, Mod, normalise_operators, occurs, split
 from .model import document, key
-from .schema import TEXT_FIELD, Kind, Schema
+from .schema import TEXT_FIELD, TEXT_KINDS, Kind, Schema
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.expression import ColumnElement
@@ -219,7 +219,7 @@ class Translator:
             return document.c.terms.has_key(name)  # noqa: W601 (JSONB operator, not dict)
         has_wildcard = bool(re.search(r"(?<!\\)[*?]", raw))
         value = unescape(raw)
-        if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
+        if kind in TEXT_KINDS:
             if has_wildcard:
                 return self.text_prefix(raw, name)
             if not analysable(value):
@@ -235,7 +235,7 @@ class Translator:
         if name == "*":
             raise SearchQueryError(f'A query on every field is not supported: *:"{value}"')
         kind = self.schema.field(name).kind
-        if kind in (Kind.TEXT, Kind.TEXT_GENERAL):
+        if kind in TEXT_KINDS:
             if not analysable(value):
                 return None
             return self.text_match(sa.func.phraseto_tsquery(self.config_for(name), value), name)

@@ -47,6 +47,9 @@ class Field:
     multi: bool
 
 
+#: Tokenised kinds: matched word by word, not as whole values.
+TEXT_KINDS = frozenset({Kind.TEXT, Kind.TEXT_GENERAL})
+
 #: The catch-all field searched when a query names no field (Solr's ``df``).
 TEXT_FIELD = "text"
 #: Fields whose words rank highest in free text search, as in CKAN's ``qf``.
