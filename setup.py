@@ -32,6 +32,8 @@ setup(
         "ckan.plugins": [
             "harvestplus = ckanext.harvestplus.plugin:HarvestPlusPlugin",
             "harvestplus_pgsearch = ckanext.harvestplus.pgsearch.plugin:PgSearchPlugin",
+            "harvestplus_ckan = ckanext.harvestplus.backends.ckan:CkanHarvester",
+            "harvestplus_dkan = ckanext.harvestplus.backends.dkan:DkanHarvester",
         ],
     },
 )

@@ -45,9 +45,24 @@ def test_vanished_dataset_waits_out_its_grace_period_then_is_archived():
     assert plan(listed, held).actions["gone"] is Action.ARCHIVE
 
 
-def test_dataset_back_within_grace_has_its_mark_cleared():
+def test_unchanged_dataset_back_within_grace_stays_unchanged():
+    # The pipeline clears the mark of every listed record; no dataset write.
     result = plan({"a": "h"}, {"a": Local("h", missing_since=NOW - DAY)})
-    assert result.actions == {"a": Action.UPDATE}
+    assert result.actions == {"a": Action.UNCHANGED}
+
+
+def test_dataset_deleted_locally_but_still_listed_is_restored():
+    result = plan({"a": "h"}, {"a": Local("h", active=False)})
+    assert result.actions == {"a": Action.RESTORE}
+
+
+def test_dataset_deleted_locally_and_vanished_is_deleted_again_under_any_policy():
+    listed = {f"r{i}": "h" for i in range(20)}
+    held = {i: Local("h") for i in listed} | {"gone": Local("h", active=False)}
+    for policy in (Policy.ARCHIVE, Policy.DELETE):
+        result = plan(listed, held, settings=Settings(policy=policy))
+        assert result.actions["gone"] is Action.DELETE
+        assert result.guard is None
 
 
 @pytest.mark.parametrize(

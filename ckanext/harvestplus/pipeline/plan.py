@@ -51,6 +51,8 @@ class Local:
     content_hash: str
     archived: bool = False
     missing_since: dt.datetime | None = None
+    #: False when the local dataset was deleted (by hand, or by a run cut short).
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,9 @@ def decide(
         held = local.get(identity)
         if held is None:
             actions[identity] = Action.CREATE
-        elif held.archived:
+        elif held.archived or not held.active:
             actions[identity] = Action.RESTORE
-        elif force or held.content_hash != content_hash or held.missing_since:
-            # A dataset back within its grace period gets its mark cleared.
+        elif force or held.content_hash != content_hash:
             actions[identity] = Action.UPDATE
         else:
             actions[identity] = Action.UNCHANGED
@@ -122,6 +123,10 @@ def decide(
 def _vanished(held: Local, settings: Settings, now: dt.datetime) -> Action:
     if settings.policy is Policy.KEEP or held.archived:
         return Action.KEEP
+    if not held.active:
+        # Deleted here already (e.g. a run cut short after package_delete):
+        # deleting again completes the removal, whatever the policy.
+        return Action.DELETE
     if settings.policy is Policy.DELETE:
         return Action.DELETE
     if held.missing_since is None:
@@ -140,7 +145,7 @@ def _guard(
 ) -> str | None:
     if settings.policy is Policy.KEEP:
         return None
-    newly_gone = [i for i in vanished if not local[i].archived]
+    newly_gone = [i for i in vanished if not local[i].archived and local[i].active]
     if not newly_gone:
         return None
     if not listing_complete:
@@ -154,7 +159,7 @@ def _guard(
             "source were neither archived nor deleted. Confirm the run if the catalogue "
             "really is empty."
         )
-    active = sum(1 for held in local.values() if not held.archived)
+    active = sum(1 for held in local.values() if not held.archived and held.active)
     share = len(newly_gone) / active if active else 0.0
     if share > settings.max_vanished_share:
         return (

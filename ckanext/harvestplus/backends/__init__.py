@@ -1,0 +1,1 @@
+"""Harvesters: one module per kind of remote catalogue."""

@@ -1,0 +1,115 @@
+"""What a harvester for one kind of remote implements; the pipeline does the rest.
+
+A backend lists the remote's records page by page and maps one record to a
+CKAN dataset dict. It never touches the database: planning, change detection,
+provenance, ownership, deletions and error capture are the pipeline's
+(:mod:`ckanext.harvestplus.pipeline.harvester`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ckanext.harvestplus.pipeline import http
+
+
+class RecordError(Exception):
+    """One record cannot be mapped; the message is shown in the job report."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One remote record as listed.
+
+    ``payload`` is None when the backend knows the record has not changed since
+    the last harvest (its modified date is the one recorded then) and did not
+    read it again: the pipeline then keeps what the source holds.
+    """
+
+    identity: str
+    payload: Any = None
+    modified: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a harvested dataset comes from, as the remote says it."""
+
+    remote_url: str = ""
+    uri: str = ""
+    created: str = ""
+    modified: str = ""
+
+
+@dataclass
+class Context:
+    """What a backend may read while listing and mapping one source."""
+
+    source_id: str
+    url: str
+    config: Mapping[str, Any]
+    policy: http.HttpPolicy
+    #: Remote identity -> remote modified date recorded at its last import.
+    known: Mapping[str, dt.datetime | None] = field(default_factory=dict)
+    force: bool = False
+    #: Local owner organisation id for harvested datasets ("" for none).
+    owner_org: str = ""
+    #: Names of the groups that exist on this site.
+    local_groups: frozenset[str] = frozenset()
+    #: Licence ids this site knows, and licence URLs/titles to ids.
+    licences: Mapping[str, str] = field(default_factory=dict)
+
+    def headers(self) -> dict[str, str]:
+        key = self.config.get("api_key")
+        return {"Authorization": str(key)} if key else {}
+
+    def get(self, url: str, **kwargs: Any) -> http.Response:
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        return http.fetch(url, policy=self.policy, headers=headers, **kwargs)
+
+    def needs_payload(self, identity: str, modified: dt.datetime | None) -> bool:
+        """Whether a record must be read again to know whether it changed."""
+        if self.force or identity not in self.known or modified is None:
+            return True
+        return self.known[identity] != modified
+
+
+class ListingIncomplete(Exception):  # noqa: N818 (a state, not a failure of the caller)
+    """A page of the remote listing failed; what was listed so far is kept."""
+
+
+class Backend:
+    """Base class of the backends. Subclasses set the names and two methods."""
+
+    #: Source type name users pick (``info()['name']``).
+    name = ""
+    title = ""
+    description = ""
+    #: Config keys this backend understands beyond the pipeline's own.
+    config_keys: frozenset[str] = frozenset()
+
+    def validate(self, config: Mapping[str, Any]) -> list[str]:
+        """Problems with this backend's part of a source config (empty: valid)."""
+        return []
+
+    def listing(self, ctx: Context) -> Iterator[list[Record]]:
+        """Yield the remote's records page by page.
+
+        Raise :class:`ListingIncomplete` (or let a fetch error escape) when a
+        page cannot be read: records yielded before stay valid, but the run
+        will not remove anything.
+        """
+        raise NotImplementedError
+
+    def map(self, record: Record, ctx: Context) -> dict[str, Any]:
+        """The CKAN dataset dict for one record (raise :class:`RecordError`)."""
+        raise NotImplementedError
+
+    def provenance(self, record: Record, ctx: Context) -> Provenance:
+        return Provenance()
+
+    def original_url(self, remote_url: str) -> str:
+        return remote_url

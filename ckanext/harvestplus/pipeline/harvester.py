@@ -1,0 +1,600 @@
+"""The shared harvest pipeline on ckanext-harvest's IHarvester, models and queues.
+
+A harvester plugin is a :class:`PipelineHarvester` subclass naming its
+:class:`~ckanext.harvestplus.pipeline.backend.Backend`. The three stages:
+
+gather
+    Lists the remote page by page, maps every record and hashes it, and plans
+    the run against what the source holds (:func:`plan.decide`). Objects go to
+    the fetch queue only for records that need a write: creates, updates,
+    restores, archives and deletions. Unchanged records get one bulk-inserted
+    object each, already complete and reported "not modified", so that the
+    job report accounts for every remote record without a dataset write.
+    Nothing is taken away from users at gather time and the gather writes in
+    one transaction: a gather that fails half way leaves the source as it was.
+fetch
+    Nothing to do: the payload was stored at gather time.
+import
+    One dataset write per object, ordered so that a failure at any point
+    leaves the dataset managed by its source (see :meth:`_delete`). Errors are
+    recorded on the object after a rollback; the object ends in ERROR and the
+    previous object stays current, so the next run retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
+from ckan import model
+from ckanext.harvest.interfaces import IHarvester
+from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject, HarvestObjectError
+
+from ckanext.harvestplus.pipeline import http, plan, sourceconfig, store
+from ckanext.harvestplus.pipeline.backend import Backend, Context, Record, RecordError
+from ckanext.harvestplus.pipeline.hashing import content_hash
+from ckanext.harvestplus.pipeline.plan import Action
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the provenance extras on every harvested dataset (indexed as extras_*).
+PROVENANCE = "harvestplus_"
+#: Actions that become an object on the fetch queue.
+QUEUED = (Action.CREATE, Action.UPDATE, Action.RESTORE, Action.ARCHIVE, Action.DELETE)
+ARCHIVE_REASON = "Not listed by the remote catalogue since {since}."
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    force: bool = False
+    confirmed: bool = False
+
+
+#: Options of a run made in this process (``ckan harvestplus run --sync``).
+_RUN_OPTIONS: ContextVar[RunOptions | None] = ContextVar("harvestplus_run_options", default=None)
+
+
+@contextmanager
+def run_options(options: RunOptions) -> Iterator[None]:
+    token = _RUN_OPTIONS.set(options)
+    try:
+        yield
+    finally:
+        _RUN_OPTIONS.reset(token)
+
+
+JOB_TABLE = sa.table(
+    "harvestplus_job",
+    sa.column("job_id"),
+    sa.column("force"),
+    sa.column("confirmed"),
+    sa.column("plan"),
+    sa.column("guard"),
+)
+
+
+def save_job_options(job_id: str, options: RunOptions) -> None:
+    """Remember an admin's options for a queued run (no commit)."""
+    model.Session.execute(
+        sa.text(
+            "INSERT INTO harvestplus_job (job_id, force, confirmed) VALUES (:id, :f, :c) "
+            "ON CONFLICT (job_id) DO UPDATE SET force = :f, confirmed = :c"
+        ),
+        {"id": job_id, "f": options.force, "c": options.confirmed},
+    )
+
+
+def job_options(job: HarvestJob) -> RunOptions:
+    in_process = _RUN_OPTIONS.get()
+    if in_process is not None:
+        return in_process
+    row = model.Session.execute(
+        sa.text("SELECT force, confirmed FROM harvestplus_job WHERE job_id = :id"), {"id": job.id}
+    ).first()
+    force = bool(getattr(job, "force_import", False))
+    return RunOptions(force=force or bool(row and row[0]), confirmed=bool(row and row[1]))
+
+
+def site_user() -> str:
+    user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+    return str(user["name"])
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _naive(value: dt.datetime | None) -> dt.datetime | None:
+    """UTC without tzinfo, as ckanext-harvest's timestamp columns hold it."""
+    if value is None:
+        return None
+    if value.tzinfo:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def local_groups() -> frozenset[str]:
+    rows = model.Session.query(model.Group.name).filter(
+        model.Group.is_organization.is_(False), model.Group.state == "active"
+    )
+    return frozenset(r[0] for r in rows)
+
+
+def licences() -> dict[str, str]:
+    """Licence id, URL and title (lower case) -> local licence id."""
+    result: dict[str, str] = {}
+    for licence in model.Package.get_license_register().values():
+        for key in (licence.id, licence.url, licence.title):
+            if key:
+                result[str(key).strip().lower()] = licence.id
+    return result
+
+
+class PipelineHarvester(p.SingletonPlugin):
+    """IHarvester for one backend; subclasses set :attr:`backend`."""
+
+    p.implements(IHarvester)
+
+    backend: Backend
+
+    # IHarvester
+    def info(self) -> dict[str, str]:
+        return {
+            "name": self.backend.name,
+            "title": self.backend.title,
+            "description": self.backend.description,
+            "form_config_interface": "Text",
+        }
+
+    def validate_config(self, config: str | None) -> str | None:
+        """Check a source config on save; every problem is listed in the error."""
+        try:
+            parsed = sourceconfig.parse(config, self.backend.config_keys)
+            problems = self.backend.validate(parsed.raw)
+        except sourceconfig.ConfigError as e:
+            problems = e.problems
+        else:
+            org = parsed.organization
+            if org and not _organization_id(org):
+                problems.append(f"organization {org!r} does not exist on this site")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return config
+
+    def get_original_url(self, harvest_object_id: str) -> str | None:
+        obj = HarvestObject.get(harvest_object_id)
+        if obj is None or not obj.package_id:
+            return None
+        package = model.Package.get(obj.package_id)
+        return package.extras.get(PROVENANCE + "remote_url") if package is not None else None
+
+    def gather_stage(self, harvest_job: HarvestJob) -> list[str]:
+        return Gather(self.backend, harvest_job).run()
+
+    def fetch_stage(self, harvest_object: HarvestObject) -> bool:
+        return True
+
+    def import_stage(self, harvest_object: HarvestObject) -> bool | str:
+        return Import(self.backend, harvest_object).run()
+
+
+def _organization_id(name_or_id: str) -> str | None:
+    group = model.Group.get(name_or_id)
+    if group is None or not group.is_organization or group.state != "active":
+        return None
+    return str(group.id)
+
+
+def context_for(backend: Backend, source: Any, options: RunOptions) -> Context:
+    """A backend context for one source; raises ConfigError for a bad config."""
+    cfg = sourceconfig.parse(source.config, backend.config_keys)
+    problems = backend.validate(cfg.raw)
+    owner = source.publisher_id or ""
+    if cfg.organization:
+        owner = _organization_id(cfg.organization) or ""
+        if not owner:
+            problems.append(f"organization {cfg.organization!r} does not exist on this site")
+    if problems:
+        raise sourceconfig.ConfigError(problems)
+    return Context(
+        source_id=source.id,
+        url=source.url.strip(),
+        config=cfg.raw,
+        policy=http.HttpPolicy.from_config(),
+        force=options.force,
+        owner_org=owner,
+        local_groups=local_groups(),
+        licences=licences(),
+    )
+
+
+class Gather:
+    """The gather stage of one job."""
+
+    def __init__(self, backend: Backend, job: HarvestJob) -> None:
+        self.backend, self.job, self.source = backend, job, job.source
+        self.errors: list[str] = []
+        self.object_rows: list[dict[str, Any]] = []
+        self.extra_rows: list[dict[str, str]] = []
+        self.queued: list[str] = []
+        self.pending_errors: list[tuple[str, str]] = []
+        self.now = now()
+
+    def run(self) -> list[str]:
+        options = job_options(self.job)
+        try:
+            cfg = sourceconfig.parse(self.source.config, self.backend.config_keys)
+            ctx = context_for(self.backend, self.source, options)
+        except sourceconfig.ConfigError as e:
+            HarvestGatherError.create(f"Invalid source configuration: {e}", self.job)
+            return []
+        held = store.held(self.source.id)
+        # Records a backend may skip reading when their modified date is unchanged:
+        # only those held as active datasets (a restore needs the payload).
+        ctx.known = {
+            i: h.remote_modified
+            for i, h in held.items()
+            if h.package_state == "active" and h.archived_at is None and h.content_hash
+        }
+        locals_ = {i: h.local() for i, h in held.items()}
+
+        remote: dict[str, str] = {}
+        listing_complete = True
+        try:
+            for page in self.backend.listing(ctx):
+                self._page(page, ctx, held, locals_, remote, options)
+        except Exception as e:  # any failure of the listing: keep what was listed
+            listing_complete = False
+            self.errors.append(f"The remote listing failed after {len(remote)} records: {e}")
+            log.warning("Listing of source %s failed: %s", self.source.id, e)
+
+        result = plan.decide(
+            remote,
+            locals_,
+            settings=cfg.settings,
+            now=self.now,
+            listing_complete=listing_complete,
+            force=options.force,
+            confirmed=options.confirmed,
+        )
+        self._removals(result, held)
+        store.clear_missing(held[i].object_id for i in remote if i in held and held[i].missing_since)
+        if result.guard:
+            self.errors.append(result.guard)
+        self._save_plan(result)
+        store.insert_objects(self.object_rows, self.extra_rows)
+        store.insert_errors(self.pending_errors, stage="Gather")
+        model.Session.commit()
+        for message in self.errors:
+            HarvestGatherError.create(message, self.job)
+        return self.queued
+
+    def _page(
+        self,
+        page: list[Record],
+        ctx: Context,
+        held: dict[str, store.Held],
+        locals_: dict[str, plan.Local],
+        remote: dict[str, str],
+        options: RunOptions,
+    ) -> None:
+        hashes: dict[str, str] = {}
+        records: dict[str, Record] = {}
+        for record in page:
+            identity = record.identity
+            if identity in remote or identity in hashes:
+                continue  # listed twice (the remote's paging shifted); once is enough
+            if record.payload is None:
+                if identity in ctx.known:  # not re-read: unchanged since its last import
+                    remote[identity] = held[identity].content_hash
+                    self._unchanged(record, held[identity])
+                continue
+            try:
+                hashes[identity] = content_hash(self.backend.map(record, ctx))
+            except Exception as e:
+                self._failed(record, held.get(identity), e)
+                if identity in held:  # listed, so not vanished: keep it as it is
+                    remote[identity] = held[identity].content_hash
+                continue
+            records[identity] = record
+        remote.update(hashes)
+        page_plan = plan.decide(
+            hashes,
+            {i: locals_[i] for i in hashes if i in locals_},
+            settings=plan.Settings(),
+            now=self.now,
+            force=options.force,
+        )
+        for identity, action in page_plan.actions.items():
+            record, h = records[identity], held.get(identity)
+            if action is Action.UNCHANGED and h is not None:
+                self._unchanged(record, h)
+            elif action in QUEUED:
+                self._queue(action, identity, h, record.payload, record.modified, hashes[identity])
+
+    def _object(
+        self, identity: str, package_id: str | None, modified: dt.datetime | None, **values: Any
+    ) -> str:
+        object_id = str(uuid.uuid4())
+        row = {
+            "id": object_id,
+            "guid": identity,
+            "current": False,
+            "gathered": _naive(self.now),
+            "content": None,
+            "state": "WAITING",
+            "metadata_modified_date": _naive(modified),
+            "retry_times": 0,
+            "harvest_job_id": self.job.id,
+            "harvest_source_id": self.source.id,
+            "package_id": package_id,
+            "report_status": None,
+            "fetch_started": None,
+            "fetch_finished": None,
+            "import_started": None,
+            "import_finished": None,
+        }
+        row.update(values)
+        self.object_rows.append(row)
+        return object_id
+
+    def _queue(
+        self,
+        action: Action,
+        identity: str,
+        held: store.Held | None,
+        payload: Any,
+        modified: dt.datetime | None,
+        content_hash_: str,
+    ) -> None:
+        content = None if payload is None else json.dumps(payload, ensure_ascii=False)
+        package_id = held.package_id if held else None
+        object_id = self._object(identity, package_id, modified, content=content)
+        self.extra_rows.append(store.extra_row(object_id, store.ACTION, action.value))
+        if content_hash_:
+            self.extra_rows.append(store.extra_row(object_id, store.HASH, content_hash_))
+        self.queued.append(object_id)
+
+    def _unchanged(self, record: Record, held: store.Held) -> None:
+        done = _naive(self.now)
+        self._object(
+            record.identity,
+            held.package_id,
+            record.modified,
+            state="COMPLETE",
+            report_status="not modified",
+            fetch_started=done,
+            fetch_finished=done,
+            import_started=done,
+            import_finished=done,
+        )
+        if record.modified is not None and record.modified != held.remote_modified:
+            # Re-read but equal: remember the new date so it is not read again.
+            model.Session.execute(
+                sa.text("UPDATE harvest_object SET metadata_modified_date = :m WHERE id = :id"),
+                {"m": _naive(record.modified), "id": held.object_id},
+            )
+
+    def _failed(self, record: Record, held: store.Held | None, error: Exception) -> None:
+        message = str(error) if isinstance(error, RecordError) else f"{type(error).__name__}: {error}"
+        content = json.dumps(record.payload, ensure_ascii=False, default=str)
+        object_id = self._object(
+            record.identity,
+            held.package_id if held else None,
+            record.modified,
+            content=content,
+            state="ERROR",
+            report_status="errored",
+        )
+        self.extra_rows.append(store.extra_row(object_id, store.ACTION, "map"))
+        self.pending_errors.append((object_id, f"Could not map record {record.identity}: {message}"))
+
+    def _removals(self, result: plan.Plan, held: dict[str, store.Held]) -> None:
+        missing = [held[i].object_id for i in result.ids(Action.MARK_MISSING)]
+        store.set_missing(missing, self.now)
+        for action in (Action.ARCHIVE, Action.DELETE):
+            for identity in result.ids(action):
+                h = held[identity]
+                self._queue(action, identity, h, None, h.remote_modified, h.content_hash)
+
+    def _save_plan(self, result: plan.Plan) -> None:
+        counts = {a.value: n for a, n in result.counts.items()}
+        options = job_options(self.job)
+        model.Session.execute(
+            sa.text(
+                "INSERT INTO harvestplus_job (job_id, force, confirmed, plan, guard) "
+                "VALUES (:id, :f, :c, CAST(:plan AS jsonb), :guard) ON CONFLICT (job_id) "
+                "DO UPDATE SET plan = CAST(:plan AS jsonb), guard = :guard"
+            ),
+            {
+                "id": self.job.id,
+                "f": options.force,
+                "c": options.confirmed,
+                "plan": json.dumps(counts),
+                "guard": result.guard,
+            },
+        )
+
+
+_CONTEXTS: dict[str, tuple[str, Context]] = {}
+
+
+class Import:
+    """The import stage of one object: one dataset write, crash-safe."""
+
+    def __init__(self, backend: Backend, obj: HarvestObject) -> None:
+        self.backend, self.obj, self.source = backend, obj, obj.source
+
+    def run(self) -> bool | str:
+        obj = self.obj
+        action = store.extras_of(obj.id).get(store.ACTION, "")
+        try:
+            if action == Action.DELETE.value:
+                self._delete()
+            elif action == Action.ARCHIVE.value:
+                self._archive()
+            elif action in (Action.CREATE.value, Action.UPDATE.value, Action.RESTORE.value):
+                self._write(action)
+            else:
+                raise RuntimeError(f"object {obj.id} has no harvestplus action ({action!r})")
+        except Exception as e:
+            model.Session.rollback()
+            message = _message(e)
+            log.warning("Import of %s (%s) failed: %s", obj.guid, action, message)
+            HarvestObjectError.create(f"{action or 'import'} failed: {message}", obj, "Import")
+            return False
+        return True
+
+    def _api_context(self) -> dict[str, Any]:
+        return {"model": model, "session": model.Session, "user": site_user(), "ignore_auth": True}
+
+    def _take_current(self) -> None:
+        """Make this object the current one of its identity, in the open transaction."""
+        obj = self.obj
+        store.retire(self.source.id, obj.guid, keep=obj.id)
+        obj.current = True
+        obj.import_finished = dt.datetime.utcnow()  # ordering for ckanext-harvest's index hook
+        model.Session.add(obj)
+        model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
+        model.Session.flush()
+
+    def _context(self) -> Context:
+        """The source's context, built once per job (groups, licences, owner)."""
+        cached = _CONTEXTS.get(self.source.id)
+        if cached is None or cached[0] != self.obj.harvest_job_id:
+            cached = (self.obj.harvest_job_id, context_for(self.backend, self.source, RunOptions()))
+            _CONTEXTS.clear()
+            _CONTEXTS[self.source.id] = cached
+        return cached[1]
+
+    def _write(self, action: str) -> None:
+        obj = self.obj
+        ctx = self._context()
+        record = Record(
+            identity=obj.guid,
+            payload=json.loads(obj.content or "null"),
+            modified=obj.metadata_modified_date,
+        )
+        dataset = self.backend.map(record, ctx)
+        digest = content_hash(dataset)
+        package_id = obj.package_id or store.last_package(self.source.id, obj.guid)
+        existing = model.Package.get(package_id) if package_id else None
+        if existing is None:
+            package_id = str(uuid.uuid4())
+        dataset["id"] = package_id
+        dataset["name"] = _unique_name(dataset.get("name") or obj.guid, package_id, existing)
+        dataset["owner_org"] = ctx.owner_org or None
+        dataset["private"] = bool(ctx.config.get("private", False)) and bool(ctx.owner_org)
+        dataset["state"] = "active"
+        dataset["extras"] = _without_provenance(dataset.get("extras")) + self._provenance(
+            record, ctx
+        )
+
+        obj.package_id = package_id
+        _set_extra(obj, store.HASH, digest)
+        self._take_current()
+        api = self._api_context()
+        if existing is None:
+            tk.get_action("package_create")(api, dataset)
+        else:
+            tk.get_action("package_update")(api, dataset)
+
+    def _provenance(self, record: Record, ctx: Context) -> list[dict[str, str]]:
+        found = self.backend.provenance(record, ctx)
+        values = {
+            "source_id": self.source.id,
+            "backend": self.backend.name,
+            "remote_id": record.identity,
+            "remote_url": found.remote_url,
+            "uri": found.uri,
+            "remote_created": found.created,
+            "remote_modified": found.modified,
+            "last_harvest": now().isoformat(timespec="seconds"),
+        }
+        return [{"key": PROVENANCE + k, "value": v} for k, v in values.items() if v]
+
+    def _archive(self) -> None:
+        obj = self.obj
+        api = self._api_context()
+        dataset = tk.get_action("package_show")(dict(api, for_update=True), {"id": obj.package_id})
+        previous = store.held(self.source.id).get(obj.guid)
+        since = previous.missing_since if previous and previous.missing_since else now()
+        archived_at = now()
+        reason = ARCHIVE_REASON.format(since=since.date().isoformat())
+        extras = [
+            e for e in dataset.get("extras", []) if not e["key"].startswith(PROVENANCE + "archive")
+        ]
+        extras += [
+            {"key": PROVENANCE + "archived_at", "value": archived_at.isoformat(timespec="seconds")},
+            {"key": PROVENANCE + "archive_reason", "value": reason},
+        ]
+        dataset["extras"] = extras
+        if dataset.get("owner_org"):
+            dataset["private"] = True
+        _set_extra(obj, store.ARCHIVED_AT, archived_at.isoformat())
+        _set_extra(obj, store.ARCHIVE_REASON, reason)
+        self._take_current()
+        tk.get_action("package_update")(api, dataset)
+
+    def _delete(self) -> None:
+        """Delete first, then flip the objects in one commit.
+
+        ``package_delete`` commits on its own and is idempotent, so a failure
+        or a crash before the flip leaves the previous object current: the
+        next run sees the identity still held, still vanished, and deletes
+        again. Only once the dataset is gone does the source stop holding it.
+        """
+        obj = self.obj
+        if obj.package_id:
+            try:
+                tk.get_action("package_delete")(self._api_context(), {"id": obj.package_id})
+            except tk.ObjectNotFound:
+                pass  # already gone: deleting is done
+        store.retire(self.source.id, obj.guid, keep=obj.id)
+        obj.current = False
+        model.Session.add(obj)
+        model.Session.commit()
+
+
+def _set_extra(obj: HarvestObject, key: str, value: str) -> None:
+    model.Session.execute(
+        sa.text("DELETE FROM harvest_object_extra WHERE harvest_object_id = :id AND key = :key"),
+        {"id": obj.id, "key": key},
+    )
+    store.insert_objects([], [store.extra_row(obj.id, key, value)])
+
+
+def _without_provenance(extras: Any) -> list[dict[str, str]]:
+    return [e for e in extras or [] if not str(e.get("key", "")).startswith(PROVENANCE)]
+
+
+def _unique_name(wanted: str, package_id: str, existing: model.Package | None) -> str:
+    """The remote's name unless another local dataset has it; never take one over."""
+    base = re.sub(r"[^a-z0-9_-]+", "-", wanted.lower()).strip("-")[:90] or "dataset"
+    base = base if len(base) >= 2 else f"{base}-dataset"
+    if not store.name_taken(base, except_id=package_id):
+        return base
+    if existing is not None:
+        return str(existing.name)
+    for n in range(2, 1000):
+        candidate = f"{base}-{n}"
+        if not store.name_taken(candidate, except_id=package_id):
+            return candidate
+    return f"{base}-{uuid.uuid4().hex[:8]}"
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, tk.ValidationError):
+        return f"validation error: {json.dumps(error.error_dict, default=str)}"
+    return str(error) or type(error).__name__

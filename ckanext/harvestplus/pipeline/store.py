@@ -1,0 +1,185 @@
+"""What a source holds, read and written in bulk on ckanext-harvest's tables.
+
+Per remote identity (``harvest_object.guid``) the *current* harvest object of
+the source says which local dataset it is and, in the object's extras, the
+content hash of what was imported, when the record went missing remotely and
+when the dataset was archived. The object's ``metadata_modified_date`` keeps
+the remote's modified date, so that a backend can skip re-reading records
+that did not change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from ckan import model
+from ckanext.harvest.model import HarvestObject, HarvestObjectError, HarvestObjectExtra
+
+from ckanext.harvestplus.pipeline.plan import Local
+
+# Keys of harvest_object_extra written by the pipeline.
+ACTION = "harvestplus_action"
+HASH = "harvestplus_hash"
+MISSING_SINCE = "harvestplus_missing_since"
+ARCHIVED_AT = "harvestplus_archived_at"
+ARCHIVE_REASON = "harvestplus_archive_reason"
+FORCE = "harvestplus_force"
+
+
+@dataclass(frozen=True)
+class Held:
+    """One identity the source holds: its current object and local dataset."""
+
+    identity: str
+    object_id: str
+    package_id: str | None
+    package_state: str | None
+    content_hash: str
+    remote_modified: dt.datetime | None
+    missing_since: dt.datetime | None
+    archived_at: dt.datetime | None
+
+    def local(self) -> Local:
+        return Local(
+            content_hash=self.content_hash,
+            archived=self.archived_at is not None,
+            missing_since=self.missing_since,
+            active=self.package_state == "active",
+        )
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+HELD_SQL = sa.text(
+    """
+    SELECT o.guid, o.id, o.package_id, p.state, o.metadata_modified_date,
+           max(e.value) FILTER (WHERE e.key = :hash) AS hash,
+           max(e.value) FILTER (WHERE e.key = :missing) AS missing,
+           max(e.value) FILTER (WHERE e.key = :archived) AS archived
+    FROM harvest_object o
+    LEFT JOIN package p ON p.id = o.package_id
+    LEFT JOIN harvest_object_extra e
+           ON e.harvest_object_id = o.id AND e.key IN (:hash, :missing, :archived)
+    WHERE o.harvest_source_id = :source AND o.current
+    GROUP BY o.id, p.state
+    """
+)
+
+
+def held(source_id: str) -> dict[str, Held]:
+    """Identity -> what the source holds for it (current objects only)."""
+    rows = model.Session.execute(
+        HELD_SQL,
+        {"source": source_id, "hash": HASH, "missing": MISSING_SINCE, "archived": ARCHIVED_AT},
+    )
+    result: dict[str, Held] = {}
+    for guid, object_id, package_id, state, modified, hash_, missing, archived in rows:
+        if modified is not None and modified.tzinfo is None:
+            modified = modified.replace(tzinfo=dt.timezone.utc)
+        result[guid] = Held(
+            identity=guid,
+            object_id=object_id,
+            package_id=package_id,
+            package_state=state,
+            content_hash=hash_ or "",
+            remote_modified=modified,
+            missing_since=_parse_time(missing),
+            archived_at=_parse_time(archived),
+        )
+    return result
+
+
+def last_package(source_id: str, identity: str) -> str | None:
+    """The local dataset this source last wrote for an identity, current or not."""
+    row = model.Session.execute(
+        sa.text(
+            "SELECT o.package_id FROM harvest_object o JOIN package p ON p.id = o.package_id "
+            "WHERE o.harvest_source_id = :source AND o.guid = :guid "
+            "ORDER BY o.import_finished DESC NULLS LAST, o.gathered DESC LIMIT 1"
+        ),
+        {"source": source_id, "guid": identity},
+    ).first()
+    return row[0] if row else None
+
+
+def insert_objects(rows: Iterable[Mapping[str, object]], extras: Iterable[Mapping[str, str]]) -> None:
+    """Bulk insert harvest objects and their extras (no commit)."""
+    rows, extras = list(rows), list(extras)
+    if rows:
+        model.Session.execute(HarvestObject.__table__.insert(), rows)
+    if extras:
+        model.Session.execute(HarvestObjectExtra.__table__.insert(), extras)
+
+
+def extra_row(object_id: str, key: str, value: str) -> dict[str, str]:
+    return {"id": str(uuid.uuid4()), "harvest_object_id": object_id, "key": key, "value": value}
+
+
+def set_missing(object_ids: Iterable[str], since: dt.datetime) -> None:
+    ids = list(object_ids)
+    if ids:
+        insert_objects([], [extra_row(i, MISSING_SINCE, since.isoformat()) for i in ids])
+
+
+def clear_missing(object_ids: Iterable[str]) -> None:
+    ids = list(object_ids)
+    if ids:
+        model.Session.execute(
+            sa.text(
+                "DELETE FROM harvest_object_extra WHERE key = :key "
+                "AND harvest_object_id = ANY(:ids)"
+            ),
+            {"key": MISSING_SINCE, "ids": ids},
+        )
+
+
+def retire(source_id: str, identity: str, keep: str) -> None:
+    """Make every object of this source and identity except ``keep`` not current."""
+    model.Session.execute(
+        sa.text(
+            "UPDATE harvest_object SET current = false WHERE harvest_source_id = :source "
+            "AND guid = :guid AND id <> :keep AND current"
+        ),
+        {"source": source_id, "guid": identity, "keep": keep},
+    )
+
+
+def extras_of(object_id: str) -> dict[str, str]:
+    rows = model.Session.execute(
+        sa.text("SELECT key, value FROM harvest_object_extra WHERE harvest_object_id = :id"),
+        {"id": object_id},
+    )
+    return {k: v for k, v in rows}
+
+
+def name_taken(name: str, except_id: str | None = None) -> bool:
+    query = model.Session.query(model.Package.id).filter(model.Package.name == name)
+    if except_id:
+        query = query.filter(model.Package.id != except_id)
+    return model.Session.query(query.exists()).scalar()
+
+
+def insert_errors(errors: Iterable[tuple[str, str]], stage: str) -> None:
+    """Bulk insert object errors (object id, message); no commit."""
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "harvest_object_id": object_id,
+            "message": message,
+            "stage": stage,
+            "line": None,
+            "created": dt.datetime.utcnow(),
+        }
+        for object_id, message in errors
+    ]
+    if rows:
+        model.Session.execute(HarvestObjectError.__table__.insert(), rows)

@@ -1,0 +1,90 @@
+"""Fixtures for harvesting from the real remote CKAN (tests/remote)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from ckan import model
+from ckan.tests import factories
+from ckan.tests.helpers import call_action
+from ckanext.harvest.model import HarvestObject
+
+PLUGINS = "harvest harvestplus harvestplus_pgsearch harvestplus_ckan harvestplus_dkan"
+
+
+#: Module marks of every harvest test: the harvest plugins, loopback allowed, a clean database.
+HARVEST = [
+    pytest.mark.ckan_config("ckan.plugins", PLUGINS),
+    pytest.mark.ckan_config("ckanext.harvestplus.http.allowed_private", "127.0.0.1"),
+    pytest.mark.usefixtures("with_plugins", "clean_db"),
+]
+
+
+@pytest.fixture
+def remote_org(remote_ckan) -> dict[str, Any]:
+    """An organisation of its own on the remote, so tests do not see each other's datasets."""
+    return remote_ckan.action("organization_create", name=f"remote-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def seed(remote_ckan, remote_org) -> Callable[..., list[dict[str, Any]]]:
+    """Create ``n`` datasets in the remote organisation; returns them."""
+
+    def create(n: int, prefix: str = "ds") -> list[dict[str, Any]]:
+        return [
+            remote_ckan.action(
+                "package_create",
+                name=f"{prefix}-{i:03d}-{remote_org['name']}",
+                title=f"Dataset {i} of {remote_org['name']}",
+                notes=f"Notes about dataset {i}.",
+                owner_org=remote_org["id"],
+                license_id="cc-by",
+                tags=[{"name": "economy"}, {"name": f"tag{i % 3}"}],
+                extras=[{"key": "theme", "value": f"theme-{i % 2}"}],
+                resources=[{"url": f"http://example.org/{i}.csv", "format": "CSV", "name": "data"}],
+            )
+            for i in range(n)
+        ]
+
+    return create
+
+
+@pytest.fixture
+def local_org() -> dict[str, Any]:
+    return factories.Organization()
+
+
+@pytest.fixture
+def make_source(remote_ckan, remote_org, local_org) -> Callable[..., dict[str, Any]]:
+    def make(source_type: str = "harvestplus_ckan", url: str = "", **config: Any) -> dict[str, Any]:
+        config.setdefault("organizations_include", [remote_org["name"]]) if (
+            source_type == "harvestplus_ckan"
+        ) else None
+        sysadmin = factories.Sysadmin()
+        return call_action(
+            "harvest_source_create",
+            context={"user": sysadmin["name"]},
+            name=f"source-{uuid.uuid4().hex[:8]}",
+            title="A harvest source",
+            url=url or remote_ckan.url,
+            source_type=source_type,
+            owner_org=local_org["id"],
+            config=json.dumps(config),
+        )
+
+    return make
+
+
+def harvested(source_id: str, state: str = "active") -> dict[str, model.Package]:
+    """Local datasets a source holds (current objects), by remote id."""
+    rows = (
+        model.Session.query(HarvestObject.guid, model.Package)
+        .join(model.Package, model.Package.id == HarvestObject.package_id)
+        .filter(HarvestObject.harvest_source_id == source_id, HarvestObject.current.is_(True))
+        .filter(model.Package.state == state)
+    )
+    return {guid: package for guid, package in rows}
