@@ -1,9 +1,135 @@
-"""Actions of the ``harvestplus`` plugin."""
+"""Actions of the ``harvestplus`` plugin (the CLI is a front end over these)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+from ckanext.harvest.interfaces import IHarvester
+
+from ckanext.harvestplus.pipeline import orphans, run, sourceconfig
+from ckanext.harvestplus.pipeline.harvester import PipelineHarvester, RunOptions, save_job_options
+from ckanext.harvestplus.pipeline.preview import adhoc_source, preview
+
+
+def _harvester(source_type: str) -> PipelineHarvester:
+    for harvester in p.PluginImplementations(IHarvester):
+        if harvester.info()["name"] == source_type and isinstance(harvester, PipelineHarvester):
+            return harvester
+    raise tk.ValidationError(
+        {"type": [f"{source_type!r} is not a harvestplus source type enabled on this site"]}
+    )
+
+
+def _source(data_dict: dict[str, Any]) -> Any:
+    try:
+        return run.find_source(tk.get_or_bust(data_dict, "id"))
+    except run.RunError as e:
+        raise tk.ObjectNotFound(str(e)) from e
+
+
+@tk.side_effect_free
+def harvestplus_backends(context: dict[str, Any], data_dict: dict[str, Any]) -> list[dict[str, Any]]:
+    """The harvesters this site offers: source type name, title, description, and
+    whether it runs on the harvestplus pipeline."""
+    tk.check_access("harvestplus_backends", context, data_dict)
+    found = []
+    for harvester in p.PluginImplementations(IHarvester):
+        info = harvester.info()
+        found.append(
+            {
+                "name": info["name"],
+                "title": info.get("title", ""),
+                "description": info.get("description", ""),
+                "harvestplus": isinstance(harvester, PipelineHarvester),
+            }
+        )
+    return sorted(found, key=lambda b: b["name"])
+
+
+def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """Queue a run of a source (or run it now with ``sync``).
+
+    :param id: the source's id or name
+    :param force: re-import every record, changed or not (default false)
+    :param confirm: confirm removals the mass-deletion guard would hold back
+    :param sync: run in this request and return the summary (default false:
+        queue the job for the gather and fetch consumers)
+    """
+    source = _source(data_dict)
+    tk.check_access("harvestplus_source_run", context, {"id": source.id})
+    force = tk.asbool(data_dict.get("force", False))
+    confirmed = tk.asbool(data_dict.get("confirm", False))
+    if tk.asbool(data_dict.get("sync", False)):
+        try:
+            return run.run_sync(source.id, force=force, confirmed=confirmed).as_dict()
+        except run.RunError as e:
+            raise tk.ValidationError({"id": [str(e)]}) from e
+    api = {"user": context.get("user"), "ignore_auth": True}
+    job = tk.get_action("harvest_job_create")(dict(api), {"source_id": source.id, "run": False})
+    save_job_options(job["id"], RunOptions(force=force, confirmed=confirmed))
+    tk.get_action("harvest_send_job_to_gather_queue")(dict(api), {"id": job["id"]})
+    return {"job_id": job["id"], "source_id": source.id, "force": force, "confirm": confirmed}
+
+
+@tk.side_effect_free
+def harvestplus_job_summary(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """What one job did: created, updated, unchanged, deleted, archived,
+    restored, errored and kept counts, the guard's reason and gather errors."""
+    tk.check_access("harvest_job_show", context, data_dict)
+    try:
+        return run.summary(tk.get_or_bust(data_dict, "id")).as_dict()
+    except run.RunError as e:
+        raise tk.ObjectNotFound(str(e)) from e
+
+
+def harvestplus_orphans(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """Find (and with ``repair``, repair) datasets stranded by earlier runs.
+
+    :param source_id: limit to one source (default: every source)
+    :param repair: re-attach, archive or delete each as its source's deletion
+        policy says (default false: only report)
+    """
+    source_id = data_dict.get("source_id")
+    if source_id:
+        source_id = _source({"id": source_id}).id
+    tk.check_access("harvestplus_orphans", context, {"source_id": source_id})
+    if tk.asbool(data_dict.get("repair", False)):
+        done = orphans.repair(source_id)
+        return {"repaired": True, "orphans": [o.as_dict() for o in done]}
+    return {"repaired": False, "orphans": [o.as_dict() for o in orphans.find(source_id)]}
+
+
+def harvestplus_preview(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """A dry run: the plan of a run and its first mapped datasets; writes nothing.
+
+    Either ``id`` (an existing source) or ``type`` and ``url`` (and optionally
+    ``config``, a JSON string) for a source that does not exist yet.
+    :param limit: how many mapped datasets to return (default 5)
+    """
+    limit = int(data_dict.get("limit", 5))
+    if data_dict.get("id"):
+        source = _source(data_dict)
+        tk.check_access("harvestplus_preview", context, {"id": source.id})
+    else:
+        tk.check_access("harvestplus_preview", context, {})
+        missing = {k: ["Missing value"] for k in ("type", "url") if not data_dict.get(k)}
+        if missing:
+            raise tk.ValidationError(missing)
+        source = adhoc_source(data_dict["type"], data_dict["url"], data_dict.get("config"))
+    harvester = _harvester(source.type)
+    try:
+        return preview(harvester.backend, source, limit=limit).as_dict()
+    except sourceconfig.ConfigError as e:
+        raise tk.ValidationError({"config": e.problems}) from e
+
 
 def get_actions() -> dict[str, Any]:
-    return {}
+    return {
+        "harvestplus_backends": harvestplus_backends,
+        "harvestplus_source_run": harvestplus_source_run,
+        "harvestplus_job_summary": harvestplus_job_summary,
+        "harvestplus_orphans": harvestplus_orphans,
+        "harvestplus_preview": harvestplus_preview,
+    }

@@ -1,9 +1,39 @@
-"""Auth functions of the ``harvestplus`` plugin."""
+"""Auth functions of the ``harvestplus`` plugin.
+
+Running, previewing and repairing a source needs the right to update it
+(ckanext-harvest's ``harvest_source_update``: sysadmins and the editors and
+admins of its organisation). A preview of a source that does not exist yet, and
+the orphan report over every source, make requests or read across sources, so
+they are for sysadmins only.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import ckan.plugins.toolkit as tk
+
+
+def _may_update_source(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    source_id = data_dict.get("id") or data_dict.get("source_id")
+    if not source_id:
+        return {"success": False, "msg": "Only sysadmins may do this for every source."}
+    try:
+        tk.check_access("harvest_source_update", context, {"id": source_id})
+    except tk.NotAuthorized:
+        return {"success": False, "msg": "You may not update this harvest source."}
+    return {"success": True}
+
+
+@tk.auth_allow_anonymous_access
+def harvestplus_backends(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    return {"success": True}
+
 
 def get_auth_functions() -> dict[str, Any]:
-    return {}
+    return {
+        "harvestplus_backends": harvestplus_backends,
+        "harvestplus_source_run": _may_update_source,
+        "harvestplus_orphans": _may_update_source,
+        "harvestplus_preview": _may_update_source,
+    }

@@ -200,7 +200,9 @@ def context_for(backend: Backend, source: Any, options: RunOptions) -> Context:
     """A backend context for one source; raises ConfigError for a bad config."""
     cfg = sourceconfig.parse(source.config, backend.config_keys)
     problems = backend.validate(cfg.raw)
-    owner = source.publisher_id or ""
+    # The source dataset's organisation (ckanext-harvest leaves publisher_id empty).
+    source_dataset = model.Package.get(source.id)
+    owner = (source_dataset.owner_org if source_dataset else None) or source.publisher_id or ""
     if cfg.organization:
         owner = _organization_id(cfg.organization) or ""
         if not owner:
@@ -527,22 +529,11 @@ class Import:
     def _archive(self) -> None:
         obj = self.obj
         api = self._api_context()
-        dataset = tk.get_action("package_show")(dict(api, for_update=True), {"id": obj.package_id})
         previous = store.held(self.source.id).get(obj.guid)
         since = previous.missing_since if previous and previous.missing_since else now()
-        archived_at = now()
         reason = ARCHIVE_REASON.format(since=since.date().isoformat())
-        extras = [
-            e for e in dataset.get("extras", []) if not e["key"].startswith(PROVENANCE + "archive")
-        ]
-        extras += [
-            {"key": PROVENANCE + "archived_at", "value": archived_at.isoformat(timespec="seconds")},
-            {"key": PROVENANCE + "archive_reason", "value": reason},
-        ]
-        dataset["extras"] = extras
-        if dataset.get("owner_org"):
-            dataset["private"] = True
-        _set_extra(obj, store.ARCHIVED_AT, archived_at.isoformat())
+        dataset, archived_at = archived_copy(api, obj.package_id, reason)
+        _set_extra(obj, store.ARCHIVED_AT, archived_at)
         _set_extra(obj, store.ARCHIVE_REASON, reason)
         self._take_current()
         tk.get_action("package_update")(api, dataset)
@@ -565,6 +556,23 @@ class Import:
         obj.current = False
         model.Session.add(obj)
         model.Session.commit()
+
+
+def archived_copy(api: dict[str, Any], package_id: str, reason: str) -> tuple[dict[str, Any], str]:
+    """The dataset as it is once archived (and the archive time): marked, made private."""
+    dataset = tk.get_action("package_show")(dict(api, for_update=True), {"id": package_id})
+    archived_at = now().isoformat(timespec="seconds")
+    extras = [
+        e for e in dataset.get("extras", []) if not e["key"].startswith(PROVENANCE + "archive")
+    ]
+    extras += [
+        {"key": PROVENANCE + "archived_at", "value": archived_at},
+        {"key": PROVENANCE + "archive_reason", "value": reason},
+    ]
+    dataset["extras"] = extras
+    if dataset.get("owner_org"):
+        dataset["private"] = True  # off the public catalogue, still there for admins
+    return dataset, archived_at
 
 
 def _set_extra(obj: HarvestObject, key: str, value: str) -> None:

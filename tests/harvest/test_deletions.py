@@ -1,0 +1,255 @@
+"""Deletion policy, the mass-deletion guard, and deletions that fail half way.
+
+Every fault-injection test breaks one step of a deletion, checks that the
+dataset is still managed by its source, runs the source again and checks that
+the deletion completed and that no orphan exists (datasets referenced by the
+source's objects with no current object for their remote id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from ckan import model
+from ckan.tests.helpers import call_action
+from ckanext.harvest.model import HarvestJob
+
+from ckanext.harvestplus.pipeline import harvester as pipeline, orphans, store
+from ckanext.harvestplus.pipeline.run import run_sync
+from tests.harvest.conftest import HARVEST, harvested
+
+pytestmark = HARVEST
+
+
+def assert_no_orphans(source_id):
+    assert orphans.find(source_id) == []
+
+
+@pytest.fixture
+def ten(seed, make_source, remote_ckan):
+    """A source holding ten remote datasets; returns (source, remote datasets)."""
+
+    def make(**config):
+        remote = seed(10)
+        source = make_source(**config)
+        first = run_sync(source["id"])
+        assert first.created == 10, first
+        return source, remote
+
+    return make
+
+
+def remove_remotely(remote_ckan, datasets):
+    for d in datasets:
+        remote_ckan.action("package_delete", id=d["id"])
+
+
+def bring_back(remote_ckan, dataset):
+    remote_ckan.action("package_patch", id=dataset["id"], state="active")
+
+
+def test_delete_policy_deletes_vanished_dataset_and_recreates_it_when_back(ten, remote_ckan):
+    source, remote = ten(deletion_policy="delete")
+    gone = remote[0]
+    local_id = harvested(source["id"])[gone["id"]].id
+    remove_remotely(remote_ckan, [gone])
+
+    summary = run_sync(source["id"])
+
+    assert (summary.deleted, summary.unchanged) == (1, 9), summary
+    assert model.Package.get(local_id).state == "deleted"
+    assert gone["id"] not in harvested(source["id"])
+    assert_no_orphans(source["id"])
+
+    bring_back(remote_ckan, gone)
+    summary = run_sync(source["id"])
+    assert summary.created == 1, summary
+    model.Session.expire_all()
+    restored = harvested(source["id"])[gone["id"]]
+    assert (restored.id, restored.name, restored.state) == (local_id, gone["name"], "active")
+
+
+def test_archive_policy_waits_for_grace_period_then_archives_and_restores(
+    ten, remote_ckan, monkeypatch
+):
+    source, remote = ten(grace_days=7)
+    gone = remote[1]
+    local_id = harvested(source["id"])[gone["id"]].id
+    remove_remotely(remote_ckan, [gone])
+
+    summary = run_sync(source["id"])
+    assert (summary.archived, summary.kept) == (0, 1), summary
+    assert model.Package.get(local_id).private is False
+
+    later = pipeline.now() + dt.timedelta(days=8)
+    monkeypatch.setattr(pipeline, "now", lambda: later)
+    summary = run_sync(source["id"])
+    assert summary.archived == 1, summary
+    archived = call_action("package_show", id=local_id)
+    extras = {e["key"]: e["value"] for e in archived["extras"]}
+    assert archived["private"] is True and archived["state"] == "active"
+    assert "Not listed by the remote" in extras["harvestplus_archive_reason"]
+    assert extras["harvestplus_archived_at"].startswith(later.date().isoformat())
+    assert_no_orphans(source["id"])
+
+    # Archived datasets are not archived again, and come back when listed again.
+    assert run_sync(source["id"]).archived == 0
+    bring_back(remote_ckan, gone)
+    summary = run_sync(source["id"])
+    assert summary.restored == 1, summary
+    restored = call_action("package_show", id=local_id)
+    assert restored["private"] is False
+    assert not any(e["key"].startswith("harvestplus_archive") for e in restored["extras"])
+
+
+def test_keep_policy_leaves_vanished_datasets(ten, remote_ckan):
+    source, remote = ten(deletion_policy="keep")
+    remove_remotely(remote_ckan, remote[:3])
+    summary = run_sync(source["id"])
+    assert (summary.deleted, summary.archived, summary.kept) == (0, 0, 3), summary
+    assert len(harvested(source["id"])) == 10
+
+
+def test_mass_deletion_guard_holds_removals_until_confirmed(ten, remote_ckan):
+    source, remote = ten(deletion_policy="delete")
+    remove_remotely(remote_ckan, remote[:3])  # 30% > 10%
+
+    summary = run_sync(source["id"])
+    assert summary.deleted == 0 and summary.kept == 3, summary
+    assert "3 of 10 datasets (30%) vanished" in summary.guard
+    assert any("vanished" in e for e in summary.errors)
+    assert len(harvested(source["id"])) == 10
+
+    summary = run_sync(source["id"], confirmed=True)
+    assert summary.deleted == 3, summary
+    assert len(harvested(source["id"])) == 7
+    assert_no_orphans(source["id"])
+
+
+def test_guard_holds_removals_when_the_listing_fails_half_way(ten, remote_ckan, monkeypatch):
+    from ckanext.harvestplus.backends.ckan import CkanBackend
+
+    source, remote = ten(deletion_policy="delete", page_size=2)
+    remove_remotely(remote_ckan, remote[:1])
+    remote_ckan.action("package_patch", id=remote[5]["id"], title="Changed before the failure")
+    def failing_read(self, ctx, ids):
+        raise RuntimeError("remote went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CkanBackend, "_read", failing_read)
+        summary = run_sync(source["id"], force=True)
+    assert summary.deleted == 0, summary
+    assert "listing was incomplete" in summary.guard
+    assert any("remote went away" in e for e in summary.errors)
+    assert len(harvested(source["id"])) == 10
+
+    summary = run_sync(source["id"])
+    assert (summary.deleted, summary.updated) == (1, 1), summary
+    assert_no_orphans(source["id"])
+
+
+# --- fault injection: each failure leaves the dataset managed; the next run completes ---
+
+
+def _delete_one(ten, remote_ckan):
+    source, remote = ten(deletion_policy="delete")
+    gone = remote[0]
+    local_id = harvested(source["id"])[gone["id"]].id
+    remove_remotely(remote_ckan, [gone])
+    return source, gone, local_id
+
+
+def _still_managed(source, gone, local_id):
+    held = harvested(source["id"], state=model.Package.get(local_id).state)
+    assert held[gone["id"]].id == local_id, "the source no longer holds the dataset"
+
+
+def _completes(source, gone, local_id):
+    summary = run_sync(source["id"])
+    assert summary.deleted == 1 and summary.errored == 0, summary
+    model.Session.expire_all()
+    assert model.Package.get(local_id).state == "deleted"
+    assert gone["id"] not in harvested(source["id"])
+    assert_no_orphans(source["id"])
+    # Idempotent: nothing left to do.
+    again = run_sync(source["id"])
+    assert again.deleted == 0 and again.errored == 0, again
+
+
+def test_package_delete_raising_in_a_plugin_hook(ten, remote_ckan, monkeypatch):
+    from ckanext.harvest.plugin import Harvest
+
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+
+    def hook_fails(self, context, data_dict):
+        raise RuntimeError("a plugin hook failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Harvest, "after_dataset_delete", hook_fails)
+        summary = run_sync(source["id"])
+    assert summary.errored == 1 and summary.deleted == 0, summary
+    _still_managed(source, gone, local_id)
+    _completes(source, gone, local_id)
+
+
+def test_package_delete_raising_in_the_search_index(ten, remote_ckan, monkeypatch):
+    from ckanext.harvestplus.pgsearch.connection import PgSearchConnection
+
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+
+    def index_fails(self, *args, **kwargs):
+        raise RuntimeError("search index unavailable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PgSearchConnection, "delete", index_fails)
+        summary = run_sync(source["id"])
+    assert summary.errored == 1 and summary.deleted == 0, summary
+    _still_managed(source, gone, local_id)
+    _completes(source, gone, local_id)
+
+
+def test_database_error_after_package_delete(ten, remote_ckan, monkeypatch):
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+
+    def db_fails(*args, **kwargs):
+        raise sa.exc.OperationalError("UPDATE harvest_object", {}, Exception("connection lost"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "retire", db_fails)
+        summary = run_sync(source["id"])
+    assert summary.errored == 1, summary
+    assert model.Package.get(local_id).state == "deleted"  # package_delete committed
+    _still_managed(source, gone, local_id)
+    _completes(source, gone, local_id)
+
+
+def test_job_aborted_before_the_deletion(ten, remote_ckan):
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+
+    def abort(done, total):
+        if done == 0:
+            call_action("harvest_job_abort", source_id=source["id"])
+
+    summary = run_sync(source["id"], progress=abort)
+    assert summary.deleted == 0 and summary.status == "Finished", summary
+    _still_managed(source, gone, local_id)
+    _completes(source, gone, local_id)
+
+
+def test_gather_failing_half_way_writes_nothing(ten, remote_ckan, monkeypatch):
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+
+    def gather_fails(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT harvest_object", {}, Exception("disk full"))
+
+    with monkeypatch.context() as patch, pytest.raises(sa.exc.OperationalError):
+        patch.setattr(store, "insert_objects", gather_fails)
+        run_sync(source["id"])
+    model.Session.rollback()
+    _still_managed(source, gone, local_id)
+    for job in model.Session.query(HarvestJob).filter_by(status="Running"):
+        job.status = "Finished"  # what the job timeout does to a job whose gather died
+    model.Session.commit()
+    _completes(source, gone, local_id)
