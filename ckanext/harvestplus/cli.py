@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import click
 import ckan.plugins.toolkit as tk
+import click
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -210,8 +210,10 @@ def orphans(source: str | None, repair: bool, as_json: bool) -> None:
             return
         verb = "" if r["repaired"] else "would "
         for o in r["orphans"]:
-            click.echo(f"{o['name']} (source {o['source_id']}, remote id {o['remote_id']}): "
-                       f"{verb}{o['action']}")
+            click.echo(
+                f"{o['name']} (source {o['source_id']}, remote id {o['remote_id']}): "
+                f"{verb}{o['action']}"
+            )
         if not r["repaired"]:
             click.echo("Run again with --repair to do it.")
 

@@ -8,7 +8,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.harvestplus import cli
-from ckanext.harvestplus.logic import action, auth
+from ckanext.harvestplus.logic import action, auth, secrets
 
 
 @tk.blanket.config_declarations
@@ -17,6 +17,7 @@ class HarvestPlusPlugin(p.SingletonPlugin):
     p.implements(p.IActions)
     p.implements(p.IAuthFunctions)
     p.implements(p.IClick)
+    p.implements(p.IPackageController, inherit=True)
 
     # IConfigurer
     def update_config(self, config: Any) -> None:
@@ -24,7 +25,10 @@ class HarvestPlusPlugin(p.SingletonPlugin):
 
     # IActions
     def get_actions(self) -> dict[str, Any]:
-        return action.get_actions()
+        actions = {**action.get_actions(), "package_update": secrets.package_update}
+        if p.plugin_loaded("harvest"):
+            actions["harvest_source_list"] = secrets.harvest_source_list
+        return actions
 
     # IAuthFunctions
     def get_auth_functions(self) -> dict[str, Any]:
@@ -33,3 +37,13 @@ class HarvestPlusPlugin(p.SingletonPlugin):
     # IClick
     def get_commands(self) -> list[Any]:
         return [cli.harvestplus]
+
+    # IPackageController: credentials in source configs only for those who manage them
+    def after_dataset_show(self, context: Any, pkg_dict: dict[str, Any]) -> dict[str, Any]:
+        return secrets.redact_dataset(context, pkg_dict)
+
+    def after_dataset_search(self, search_results: Any, search_params: Any) -> Any:
+        context = {"user": secrets.current_user_name()}
+        for dataset in search_results.get("results", []):
+            secrets.redact_dataset(context, dataset)
+        return search_results

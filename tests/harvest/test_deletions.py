@@ -16,7 +16,8 @@ from ckan import model
 from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestJob
 
-from ckanext.harvestplus.pipeline import harvester as pipeline, orphans, store
+from ckanext.harvestplus.pipeline import harvester as pipeline
+from ckanext.harvestplus.pipeline import orphans, store
 from ckanext.harvestplus.pipeline.run import run_sync
 from tests.harvest.conftest import HARVEST, harvested
 
@@ -134,6 +135,7 @@ def test_guard_holds_removals_when_the_listing_fails_half_way(ten, remote_ckan, 
     source, remote = ten(deletion_policy="delete", page_size=2)
     remove_remotely(remote_ckan, remote[:1])
     remote_ckan.action("package_patch", id=remote[5]["id"], title="Changed before the failure")
+
     def failing_read(self, ctx, ids):
         raise RuntimeError("remote went away")
 
@@ -253,3 +255,149 @@ def test_gather_failing_half_way_writes_nothing(ten, remote_ckan, monkeypatch):
         job.status = "Finished"  # what the job timeout does to a job whose gather died
     model.Session.commit()
     _completes(source, gone, local_id)
+
+
+WORKER_INI = """\
+[DEFAULT]
+debug = false
+
+[app:main]
+use = config:{test_ini}
+ckan.plugins = {plugins}
+ckanext.harvestplus.http.allowed_private = 127.0.0.1
+
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)s [%(name)s] %(message)s
+"""
+
+
+def test_worker_killed_between_package_delete_and_commit(ten, remote_ckan, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.harvest.conftest import PLUGINS
+
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+    root = Path(__file__).parents[2]
+    ini = tmp_path / "worker.ini"
+    ini.write_text(WORKER_INI.format(test_ini=root / "test.ini", plugins=PLUGINS))
+    model.Session.commit()
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("killed_worker.py")), str(ini), source["id"]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+    assert done.returncode == 137, done.stderr[-3000:]
+    model.Session.expire_all()
+    assert model.Package.get(local_id).state == "deleted"  # package_delete had committed
+    _still_managed(source, gone, local_id)
+
+    # The dead worker's job is still "Running"; the job timeout (or an admin) ends it.
+    call_action("harvest_job_abort", source_id=source["id"])
+    _completes(source, gone, local_id)
+
+
+@pytest.mark.ckan_config("ckan.harvest.timeout", "5")
+def test_queue_purged_and_job_timed_out(ten, remote_ckan):
+    from ckanext.harvest import queue
+
+    from ckanext.harvestplus.pipeline.harvester import site_user
+
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+    api = {"user": site_user()}
+    job = call_action("harvest_job_create", context=dict(api), source_id=source["id"], run=False)
+    job_obj = HarvestJob.get(job["id"])
+    job_obj.status = "Running"
+    job_obj.save()
+    harvester = queue.get_harvester("harvestplus_ckan")
+    queued = queue.gather_stage(harvester, job_obj)  # what the gather consumer does...
+    assert len(queued) == 1
+    queue.purge_queues()  # ...but the fetch queue is purged before any object is fetched
+    past = dt.datetime.utcnow() - dt.timedelta(hours=1)
+    model.Session.execute(
+        sa.text(
+            "UPDATE harvest_object SET import_finished = :t, gathered = :t "
+            "WHERE harvest_job_id = :j"
+        ),
+        {"t": past, "j": job["id"]},
+    )
+    model.Session.execute(
+        sa.text("UPDATE harvest_job SET gather_finished = :t, created = :t WHERE id = :j"),
+        {"t": past, "j": job["id"]},
+    )
+    model.Session.commit()
+    call_action("harvest_jobs_run", context=dict(api), source_id=source["id"])
+    model.Session.expire_all()
+    assert HarvestJob.get(job["id"]).status == "Finished"  # timed out
+    _still_managed(source, gone, local_id)
+    _completes(source, gone, local_id)
+
+
+def test_orphans_left_by_a_flip_before_delete_are_found_and_repaired(ten, remote_ckan, cli):
+    """The defect of harvesters that flip objects first: no current object, dataset active."""
+    import json
+
+    from ckan.cli.cli import ckan as ckan_command
+
+    source, remote = ten(deletion_policy="delete")
+    stranded = [harvested(source["id"])[d["id"]] for d in remote[:2]]
+    model.Session.execute(
+        sa.text("UPDATE harvest_object SET current = false WHERE guid = ANY(:g)"),
+        {"g": [d["id"] for d in remote[:2]]},
+    )
+    model.Session.commit()
+
+    report = cli.invoke(ckan_command, ["harvestplus", "orphans", source["name"], "--json"])
+    assert report.exit_code == 0, report.output
+    found = json.loads(report.output)
+    assert found["repaired"] is False
+    assert {o["package_id"] for o in found["orphans"]} == {p.id for p in stranded}
+    assert {o["action"] for o in found["orphans"]} == {"delete"}
+
+    repaired = cli.invoke(ckan_command, ["harvestplus", "orphans", source["name"], "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert "deleted" in repaired.output
+    model.Session.expire_all()
+    assert {model.Package.get(p.id).state for p in stranded} == {"deleted"}
+    assert_no_orphans(source["id"])
+    # Still listed remotely: the next run brings the same datasets back, managed again.
+    summary = run_sync(source["id"])
+    assert summary.created == 2, summary
+    assert {harvested(source["id"])[d["id"]].id for d in remote[:2]} == {p.id for p in stranded}
+
+
+def test_orphans_are_reattached_under_keep_and_updated_by_the_next_run(ten, remote_ckan):
+    source, remote = ten(deletion_policy="keep")
+    stranded = harvested(source["id"])[remote[0]["id"]]
+    model.Session.execute(
+        sa.text("UPDATE harvest_object SET current = false WHERE guid = :g"), {"g": remote[0]["id"]}
+    )
+    model.Session.commit()
+    done = orphans.repair(source["id"])
+    assert [(o.package_id, o.action) for o in done] == [(stranded.id, "reattached")]
+    assert harvested(source["id"])[remote[0]["id"]].id == stranded.id
+    summary = run_sync(source["id"])
+    assert (summary.updated, summary.created, summary.unchanged) == (1, 0, 9), summary
+    assert_no_orphans(source["id"])

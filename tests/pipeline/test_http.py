@@ -405,6 +405,7 @@ def test_redact_url():
 def test_policy_from_config(monkeypatch):
     import ckan.plugins.toolkit as tk
 
+    monkeypatch.delitem(tk.config, "ckanext.harvestplus.http.allowed_private", raising=False)
     assert HttpPolicy.from_config() == HttpPolicy()
     monkeypatch.setitem(tk.config, "ckanext.harvestplus.http.total_timeout", "12.5")
     monkeypatch.setitem(tk.config, "ckanext.harvestplus.http.retries", 1)

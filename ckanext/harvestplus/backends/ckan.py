@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ckan.lib.plugins import lookup_package_plugin
+
 from ckanext.harvestplus.pipeline.backend import (
     Backend,
     Context,
@@ -33,7 +35,7 @@ from ckanext.harvestplus.pipeline.backend import (
     RecordError,
 )
 from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
-from ckanext.harvestplus.pipeline.pagination import Offset, Page
+from ckanext.harvestplus.pipeline.pagination import Offset, Page, Request
 
 LIST_KEYS = ("organizations_include", "organizations_exclude", "groups_include", "groups_exclude")
 ID_ROWS = 1000
@@ -84,7 +86,7 @@ class CkanBackend(Backend):
         for key in LIST_KEYS:
             value = config.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                problems.append(f"{key} must be a list of names, e.g. [\"health\"]")
+                problems.append(f'{key} must be a list of names, e.g. ["health"]')
         fq = config.get("fq", "")
         if not isinstance(fq, str):
             problems.append("fq must be a string (a Solr filter query)")
@@ -128,7 +130,7 @@ class CkanBackend(Backend):
         fq = self.filter_query(ctx.config)
         size = int(ctx.config.get("page_size", 100))
         paging = Offset(ID_ROWS)
-        request = paging.first(self.api(ctx, "package_search"))
+        request: Request | None = paging.first(self.api(ctx, "package_search"))
         while request is not None:
             body = {
                 "q": "*:*",
@@ -146,8 +148,7 @@ class CkanBackend(Backend):
             for start in range(0, len(wanted), size):
                 full.update(self._read(ctx, wanted[start : start + size]))
             yield [
-                Record(identity=i, payload=full.get(i), modified=modified)
-                for i, modified in listed
+                Record(identity=i, payload=full.get(i), modified=modified) for i, modified in listed
             ]
             page = Page(identities=tuple(i for i, _ in listed), total=result.get("count"))
             request = paging.advance(request, page)
@@ -221,12 +222,16 @@ class CkanBackend(Backend):
         return resource
 
     def extras(self, remote: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Remote extras, except this site's own and those that repeat a dataset field
+        (CKAN refuses an extra named like a schema field)."""
+        plugin = lookup_package_plugin()
+        fields = {*plugin.create_package_schema(), *plugin.update_package_schema()}
         result = {}
         for extra in remote.get("extras") or []:
             if not isinstance(extra, dict) or not extra.get("key"):
                 continue
             key = str(extra["key"])
-            if RESERVED_EXTRAS.match(key):
+            if RESERVED_EXTRAS.match(key) or key in fields:
                 continue
             value = extra.get("value")
             result[key] = value if isinstance(value, str) else json.dumps(value)
@@ -234,7 +239,9 @@ class CkanBackend(Backend):
 
     def provenance(self, record: Record, ctx: Context) -> Provenance:
         remote = record.payload if isinstance(record.payload, dict) else {}
-        extras = {e.get("key"): e.get("value") for e in remote.get("extras") or [] if isinstance(e, dict)}
+        extras = {
+            e.get("key"): e.get("value") for e in remote.get("extras") or [] if isinstance(e, dict)
+        }
         uri = remote.get("uri") or extras.get("uri") or extras.get("dct:identifier") or ""
         return Provenance(
             remote_url=f"{ctx.url.rstrip('/')}/dataset/{remote.get('name', record.identity)}",

@@ -11,7 +11,12 @@ The CKAN harvester with only DKAN's quirks overridden:
   when they parse as ISO 8601;
 - tags carry a Drupal vocabulary id and are all free tags;
 - the licence often comes as a URL in ``license_title``;
-- resource sizes are text such as ``42 octets``.
+- resource sizes are text such as ``42 octets``;
+- extras may repeat dataset fields (``metadata_modified``), which CKAN
+  refuses as extras: those are left out (by the CKAN backend's mapping);
+- a ``package_show`` that fails for one record (an HTTP error, a non-JSON or
+  unsuccessful answer) does not stop the others from being read; the listing
+  is then reported incomplete, so nothing is removed in that run.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ckanext.harvestplus.backends.ckan import CkanBackend, parse_time
+from ckanext.harvestplus.pipeline import http
 from ckanext.harvestplus.pipeline.backend import Context, ListingIncomplete, Record
 from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
 
 LIST_KEYS = ("organizations_include", "organizations_exclude")
+#: Failures of one record's package_show; any other (the site is unreachable) ends the listing.
+RECORD_FAILURES = (http.HttpStatusError, http.ResponseTooLarge, ListingIncomplete)
 
 
 class DkanBackend(CkanBackend):
@@ -50,8 +58,13 @@ class DkanBackend(CkanBackend):
         if not isinstance(identities, list):
             raise ListingIncomplete("package_list did not answer a list")
         page: list[Record] = []
+        failed: list[str] = []
         for identity in identities:
-            result = self.call(ctx, "package_show", {"id": identity})
+            try:
+                result = self.call(ctx, "package_show", {"id": identity})
+            except RECORD_FAILURES as e:
+                failed.append(f"{identity}: {e}")
+                continue
             dataset = result[0] if isinstance(result, list) and result else result
             if not isinstance(dataset, dict):
                 continue
@@ -67,10 +80,17 @@ class DkanBackend(CkanBackend):
                 page = []
         if page:
             yield page
+        if failed:
+            shown = "; ".join(failed[:5]) + ("; ..." if len(failed) > 5 else "")
+            raise ListingIncomplete(
+                f"package_show failed for {len(failed)} of {len(identities)} records: {shown}"
+            )
 
     def tags(self, remote: Mapping[str, Any]) -> list[dict[str, str]]:
         plain = [
-            {"name": t["name"]} for t in remote.get("tags") or [] if isinstance(t, dict) and t.get("name")
+            {"name": t["name"]}
+            for t in remote.get("tags") or []
+            if isinstance(t, dict) and t.get("name")
         ]
         return super().tags({"tags": plain})
 

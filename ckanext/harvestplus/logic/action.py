@@ -30,7 +30,9 @@ def _source(data_dict: dict[str, Any]) -> Any:
 
 
 @tk.side_effect_free
-def harvestplus_backends(context: dict[str, Any], data_dict: dict[str, Any]) -> list[dict[str, Any]]:
+def harvestplus_backends(
+    context: dict[str, Any], data_dict: dict[str, Any]
+) -> list[dict[str, Any]]:
     """The harvesters this site offers: source type name, title, description, and
     whether it runs on the harvestplus pipeline."""
     tk.check_access("harvestplus_backends", context, data_dict)

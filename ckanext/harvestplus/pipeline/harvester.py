@@ -271,7 +271,9 @@ class Gather:
             confirmed=options.confirmed,
         )
         self._removals(result, held)
-        store.clear_missing(held[i].object_id for i in remote if i in held and held[i].missing_since)
+        store.clear_missing(
+            held[i].object_id for i in remote if i in held and held[i].missing_since
+        )
         if result.guard:
             self.errors.append(result.guard)
         self._save_plan(result)
@@ -389,7 +391,9 @@ class Gather:
             )
 
     def _failed(self, record: Record, held: store.Held | None, error: Exception) -> None:
-        message = str(error) if isinstance(error, RecordError) else f"{type(error).__name__}: {error}"
+        message = (
+            str(error) if isinstance(error, RecordError) else f"{type(error).__name__}: {error}"
+        )
         content = json.dumps(record.payload, ensure_ascii=False, default=str)
         object_id = self._object(
             record.identity,
@@ -400,7 +404,9 @@ class Gather:
             report_status="errored",
         )
         self.extra_rows.append(store.extra_row(object_id, store.ACTION, "map"))
-        self.pending_errors.append((object_id, f"Could not map record {record.identity}: {message}"))
+        self.pending_errors.append(
+            (object_id, f"Could not map record {record.identity}: {message}")
+        )
 
     def _removals(self, result: plan.Plan, held: dict[str, store.Held]) -> None:
         missing = [held[i].object_id for i in result.ids(Action.MARK_MISSING)]
@@ -490,10 +496,9 @@ class Import:
         )
         dataset = self.backend.map(record, ctx)
         digest = content_hash(dataset)
-        package_id = obj.package_id or store.last_package(self.source.id, obj.guid)
-        existing = model.Package.get(package_id) if package_id else None
-        if existing is None:
-            package_id = str(uuid.uuid4())
+        known_id = obj.package_id or store.last_package(self.source.id, obj.guid)
+        existing = model.Package.get(known_id) if known_id else None
+        package_id = str(existing.id) if existing is not None else str(uuid.uuid4())
         dataset["id"] = package_id
         dataset["name"] = _unique_name(dataset.get("name") or obj.guid, package_id, existing)
         dataset["owner_org"] = ctx.owner_org or None

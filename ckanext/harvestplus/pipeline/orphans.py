@@ -70,7 +70,9 @@ def _policy(source: HarvestSource) -> Policy | None:
     if not str(source.type).startswith("harvestplus_"):
         return None
     try:
-        return sourceconfig.parse(source.config, frozenset(sourceconfig.loads(source.config))).settings.policy
+        return sourceconfig.parse(
+            source.config, frozenset(sourceconfig.loads(source.config))
+        ).settings.policy
     except sourceconfig.ConfigError:
         return Policy.KEEP
 

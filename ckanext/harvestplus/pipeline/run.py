@@ -23,7 +23,12 @@ from ckanext.harvest import queue
 from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
 
 from ckanext.harvestplus.pipeline import store
-from ckanext.harvestplus.pipeline.harvester import RunOptions, run_options, save_job_options, site_user
+from ckanext.harvestplus.pipeline.harvester import (
+    RunOptions,
+    run_options,
+    save_job_options,
+    site_user,
+)
 
 Progress = Callable[[int, int], None]
 

@@ -90,9 +90,7 @@ def parse(text: str | None, backend_keys: frozenset[str] = frozenset()) -> Sourc
         problems.append("api_key must be a non-empty string")
     if problems:
         raise ConfigError(problems)
-    settings = Settings(
-        policy=policy, grace=dt.timedelta(days=grace), max_vanished_share=share
-    )
+    settings = Settings(policy=policy, grace=dt.timedelta(days=grace), max_vanished_share=share)
     return SourceConfig(raw=raw, settings=settings, organization=organization, private=private)
 
 

@@ -111,7 +111,9 @@ def last_package(source_id: str, identity: str) -> str | None:
     return row[0] if row else None
 
 
-def insert_objects(rows: Iterable[Mapping[str, object]], extras: Iterable[Mapping[str, str]]) -> None:
+def insert_objects(
+    rows: Iterable[Mapping[str, object]], extras: Iterable[Mapping[str, str]]
+) -> None:
     """Bulk insert harvest objects and their extras (no commit)."""
     rows, extras = list(rows), list(extras)
     if rows:
