@@ -38,9 +38,10 @@ PIP_FILTER := 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
 # $(call pip,ARGS[,ENV]): a quiet pip install that shows what it installs.
 pip = @echo "  pip install $(1)"; $(2) $(BIN)/pip install -q $(1) $(PIP_FILTER)
 DEMO_PORT ?= 5000
+DEMO_REMOTE_PORT ?= 5001
 
 .PHONY: help install services lint typecheck test-db pytest pytest-harvest \
-	test demo demo-stop bench-search clean
+	test demo demo-stop bench-search bench-harvest clean
 
 help:
 	@echo "make install    venv $(VENV) with CKAN $(CKAN_VERSION), requirements, this package"
@@ -48,12 +49,13 @@ help:
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy"
 	@echo "make test       lint, typecheck, migrations, our tests, ckanext-harvest's tests"
-	@echo "make demo       CKAN with seeded datasets on http://127.0.0.1:$(DEMO_PORT)"
-	@echo "make demo-stop  stop a demo left running in the background"
+	@echo "make demo       CKAN on http://127.0.0.1:$(DEMO_PORT) harvesting a seeded remote CKAN on :$(DEMO_REMOTE_PORT)"
+	@echo "make demo-stop  stop a demo (both servers) left running in the background"
 	@echo "make bench-search  search benchmark over 10,000 generated datasets (not a test)"
+	@echo "make bench-harvest harvest benchmark, 1k and 10k remote datasets (not a test)"
 	@echo "make clean      remove venvs, stamps and caches (keeps .demo/)"
 	@echo "Variables: CKAN_VERSION=2.12.0|2.11.6 PYTHON=$(PYTHON) PYTEST_ARGS= HARVEST_TEST_INI=test-harvest.ini"
-	@echo "           DEMO_PORT=5000 (make demo), DEMO_DETACH=1 (leave the demo server in the background)"
+	@echo "           DEMO_PORT=5000 DEMO_REMOTE_PORT=5001 (make demo), DEMO_DETACH=1 (leave the demo servers in the background)"
 
 install: $(STAMP)
 
@@ -119,15 +121,24 @@ CHECKS := $(if $(filter 2.12.0,$(CKAN_VERSION)),lint typecheck)
 test: install $(CHECKS) test-db pytest pytest-harvest
 	@echo "==> make test: all passed (CKAN $(CKAN_VERSION))"
 
+# The remote catalogue's database: harvestplus_demo_remote (_2_11 for CKAN 2.11).
 demo: install
-	@VENV=$(VENV) DEMO_DB=$(DEMO_DB) DEMO_PORT=$(DEMO_PORT) scripts/demo.sh
+	@VENV=$(VENV) DEMO_DB=$(DEMO_DB) DEMO_PORT=$(DEMO_PORT) \
+		DEMO_REMOTE_DB=$(subst _demo,_demo_remote,$(DEMO_DB)) DEMO_REMOTE_PORT=$(DEMO_REMOTE_PORT) \
+		scripts/demo.sh
 
-# Waits for the process to go, so `make demo` right after finds the port free.
+# Stops the local server and the remote one, and waits for them to go, so
+# `make demo` right after finds the ports free.
 demo-stop:
-	@pid=$$(cat .demo/ckan.pid 2>/dev/null) && kill "$$pid" 2>/dev/null || \
-		{ echo "no demo running (.demo/ckan.pid)"; rm -f .demo/ckan.pid; exit 0; }; \
-	for i in $$(seq 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
-	rm -f .demo/ckan.pid; echo "demo stopped"
+	@pids=; for f in .demo/ckan.pid .demo/remote.pid; do \
+		pid=$$(cat "$$f" 2>/dev/null) && kill "$$pid" 2>/dev/null && pids="$$pids $$pid"; \
+		rm -f "$$f"; \
+	done; \
+	[ -n "$$pids" ] || { echo "no demo running (.demo/ckan.pid, .demo/remote.pid)"; exit 0; }; \
+	for pid in $$pids; do \
+		for i in $$(seq 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
+	done; \
+	echo "demo stopped"
 
 # A benchmark, not a test: its own database, rebuilt from scratch on each run.
 BENCH_DB ?= harvestplus_bench
@@ -139,6 +150,14 @@ bench-search: install
 	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db upgrade -p harvestplus
 	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/python bench/search.py --ini test.ini \
 		$(BENCH_ARGS) | tee bench/results/search.txt
+
+# Harvest benchmark: bare package_create, ckanext-harvest's `ckan` harvester and
+# harvestplus_ckan against a synthetic remote CKAN; rebuilds $(BENCH_DB) per run.
+# BENCH_ARGS="--sizes 1000" for a shorter run.
+bench-harvest: install
+	@scripts/services.sh $(BENCH_DB)
+	@mkdir -p bench/results
+	$(BIN)/python bench/harvest.py --db $(BENCH_DB) $(BENCH_ARGS) | tee bench/results/harvest.txt
 
 clean:
 	rm -rf .venv .venv-* .mypy_cache .ruff_cache .pytest_cache .test-storage

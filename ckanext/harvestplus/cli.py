@@ -139,6 +139,10 @@ class _Progress:
         if not self.enabled:
             return
         if self.bar is None:
+            if total == 0:
+                click.echo("Gathered: nothing to import (no record needs a write).", err=True)
+                self.enabled = False
+                return
             click.echo(f"Gathered: {total} record(s) to import.", err=True)
             self.bar = click.progressbar(
                 length=max(total, 1), label="Importing", file=sys.stderr, show_pos=True
