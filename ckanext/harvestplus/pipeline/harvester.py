@@ -234,6 +234,22 @@ class Gather:
         self.now = now()
 
     def run(self) -> list[str]:
+        """Plan and write the job's objects; on any failure write nothing and say why.
+
+        Returning no objects (rather than raising) lets the job finish like
+        any other, with the failure in its gather errors.
+        """
+        try:
+            return self._run()
+        except Exception as e:
+            model.Session.rollback()
+            log.exception("Gather of source %s failed", self.source.id)
+            HarvestGatherError.create(
+                f"The gather stage failed, nothing was changed: {_message(e)}", self.job
+            )
+            return []
+
+    def _run(self) -> list[str]:
         options = job_options(self.job)
         try:
             cfg = sourceconfig.parse(self.source.config, self.backend.config_keys)
