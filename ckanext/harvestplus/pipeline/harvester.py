@@ -269,13 +269,19 @@ class Gather:
 
         remote: dict[str, str] = {}
         listing_complete = True
-        try:
-            for page in self.backend.listing(ctx):
-                self._page(page, ctx, held, locals_, remote, options)
-        except Exception as e:  # any failure of the listing: keep what was listed
-            listing_complete = False
-            self.errors.append(f"The remote listing failed after {len(remote)} records: {e}")
-            log.warning("Listing of source %s failed: %s", self.source.id, e)
+        pages = iter(self.backend.listing(ctx))
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                break
+            except Exception as e:  # any failure of the listing: keep what was listed
+                listing_complete = False
+                self.errors.append(f"The remote listing failed after {len(remote)} records: {e}")
+                log.warning("Listing of source %s failed: %s", self.source.id, e)
+                break
+            self._page(page, ctx, held, locals_, remote, options)
+            self._flush()
 
         result = plan.decide(
             remote,
@@ -293,12 +299,17 @@ class Gather:
         if result.guard:
             self.errors.append(result.guard)
         self._save_plan(result)
-        store.insert_objects(self.object_rows, self.extra_rows)
-        store.insert_errors(self.pending_errors, stage="Gather")
+        self._flush()
         model.Session.commit()
         for message in self.errors:
             HarvestGatherError.create(message, self.job)
         return self.queued
+
+    def _flush(self) -> None:
+        """Send the rows gathered so far, in the open transaction (memory stays flat)."""
+        store.insert_objects(self.object_rows, self.extra_rows)
+        store.insert_errors(self.pending_errors, stage="Gather")
+        self.object_rows, self.extra_rows, self.pending_errors = [], [], []
 
     def _page(
         self,
