@@ -49,6 +49,11 @@ TEXT_FIELDS = (
     "maintainer",
     "maintainer_email",
 )
+#: Dataset fields every CKAN has, whether or not its schema lets users set them.
+CORE_FIELDS = frozenset(
+    {"id", "name", "type", "state", "owner_org", "private", "metadata_created", "metadata_modified"}
+    | set(TEXT_FIELDS)
+)
 RESOURCE_FIELDS = ("name", "description", "format", "mimetype", "hash", "resource_type")
 #: Extras this site writes itself; a remote's copy of them is dropped.
 RESERVED_EXTRAS = re.compile(r"^(harvest_|harvestplus_)")
@@ -225,7 +230,7 @@ class CkanBackend(Backend):
         """Remote extras, except this site's own and those that repeat a dataset field
         (CKAN refuses an extra named like a schema field)."""
         plugin = lookup_package_plugin()
-        fields = {*plugin.create_package_schema(), *plugin.update_package_schema()}
+        fields = {*CORE_FIELDS, *plugin.create_package_schema(), *plugin.update_package_schema()}
         result = {}
         for extra in remote.get("extras") or []:
             if not isinstance(extra, dict) or not extra.get("key"):

@@ -45,6 +45,8 @@ def redact_dataset(context: dict[str, Any], dataset: dict[str, Any]) -> dict[str
         return dataset
     if dataset.get("config"):
         dataset["config"] = sourceconfig.redact(dataset["config"])
+    for key in sourceconfig.SECRET_KEYS & dataset.keys():  # CKAN 2.11 also lifts config keys
+        dataset[key] = sourceconfig.MASK
     for extra in dataset.get("extras") or []:
         if isinstance(extra, dict) and extra.get("key") == "config":
             extra["value"] = sourceconfig.redact(extra.get("value"))

@@ -462,7 +462,7 @@ class Gather:
         )
 
 
-_CONTEXTS: dict[str, tuple[str, Context]] = {}
+_CONTEXTS: dict[str, tuple[str, Context, str]] = {}
 
 
 class Import:
@@ -473,7 +473,8 @@ class Import:
 
     def run(self) -> bool | str:
         obj = self.obj
-        action = store.extras_of(obj.id).get(store.ACTION, "")
+        extras = store.extras_of(obj.id)
+        action = extras.get(store.ACTION, "")
         try:
             if action == Action.DELETE.value:
                 self._delete()
@@ -492,7 +493,14 @@ class Import:
         return True
 
     def _api_context(self) -> dict[str, Any]:
-        return {"model": model, "session": model.Session, "user": site_user(), "ignore_auth": True}
+        # return_id_only: the caller needs no package_show of what it just wrote.
+        return {
+            "model": model,
+            "session": model.Session,
+            "user": self._cached()[1],
+            "ignore_auth": True,
+            "return_id_only": True,
+        }
 
     def _take_current(self) -> None:
         """Make this object the current one of its identity, in the open transaction."""
@@ -504,14 +512,18 @@ class Import:
         model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
         model.Session.flush()
 
-    def _context(self) -> Context:
-        """The source's context, built once per job (groups, licences, owner)."""
+    def _cached(self) -> tuple[Context, str]:
+        """The source's context and the site user, looked up once per job."""
         cached = _CONTEXTS.get(self.source.id)
         if cached is None or cached[0] != self.obj.harvest_job_id:
-            cached = (self.obj.harvest_job_id, context_for(self.backend, self.source, RunOptions()))
+            ctx = context_for(self.backend, self.source, RunOptions())
+            cached = (self.obj.harvest_job_id, ctx, site_user())
             _CONTEXTS.clear()
             _CONTEXTS[self.source.id] = cached
-        return cached[1]
+        return cached[1], cached[2]
+
+    def _context(self) -> Context:
+        return self._cached()[0]
 
     def _write(self, action: str) -> None:
         obj = self.obj
