@@ -123,7 +123,20 @@ def _terms(field: str, value: str) -> frozenset[str]:
     return frozenset(terms)
 
 
+def _id_range(value: str) -> Predicate:
+    """``{X TO *]`` or ``[X TO *]`` on id: what key paging sends."""
+    low, _, high = value[1:-1].partition(" TO ")
+    if high.strip() != "*":
+        raise QueryError(f"id: only ranges open at the top are supported, not {value!r}")
+    low = low.strip().strip('"')
+    if value[0] == "[":
+        return lambda entry: entry.data["id"] >= low
+    return lambda entry: entry.data["id"] > low
+
+
 def _clause(field: str, value: str) -> Predicate:
+    if field == "id" and value[0] in "[{":
+        return _id_range(value)
     if field in DATE_FIELDS:
         if value[0] not in "[{":
             raise QueryError(f"{field}: only ranges such as [X TO *] are supported")

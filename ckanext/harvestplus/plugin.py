@@ -42,6 +42,9 @@ class HarvestPlusPlugin(p.SingletonPlugin):
     def after_dataset_show(self, context: Any, pkg_dict: dict[str, Any]) -> dict[str, Any]:
         return secrets.redact_dataset(context, pkg_dict)
 
+    def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
+        return secrets.redact_index(pkg_dict)
+
     def after_dataset_search(self, search_results: Any, search_params: Any) -> Any:
         context = {"user": secrets.current_user_name()}
         for dataset in search_results.get("results", []):

@@ -70,3 +70,38 @@ def test_exactly_the_changed_datasets_are_updated(seed, make_source, remote_ckan
     assert (summary.updated, summary.unchanged, summary.created) == (1, 19, 0), summary
     model.Session.expire_all()
     assert harvested(source["id"])[changed["id"]].title == "A new title"
+
+
+def test_listing_walks_every_page_by_key(seed, make_source, monkeypatch):
+    from ckanext.harvestplus.backends import ckan as backend
+
+    remote = seed(10)
+    monkeypatch.setattr(backend, "ID_ROWS", 3)  # four pages of ids
+    source = make_source(page_size=2)
+    summary = run_sync(source["id"])
+    assert (summary.created, summary.errored, summary.errors) == (10, 0, []), summary
+    assert set(harvested(source["id"])) == {d["id"] for d in remote}
+    assert run_sync(source["id"]).unchanged == 10
+
+
+def test_changing_the_source_settings_rewrites_what_they_affect(seed, make_source):
+    import json
+
+    from ckan.tests import factories
+
+    seed(4)
+    source = make_source()
+    run_sync(source["id"])
+    config = json.loads(source["config"])
+    config["private"] = True
+    sysadmin = factories.Sysadmin()
+    call_action(
+        "harvest_source_update",
+        context={"user": sysadmin["name"]},
+        **{k: source[k] for k in ("id", "name", "url", "source_type", "owner_org", "title")},
+        config=json.dumps(config),
+    )
+    summary = run_sync(source["id"])
+    assert (summary.updated, summary.unchanged) == (4, 0), summary
+    model.Session.expire_all()
+    assert {p.private for p in harvested(source["id"]).values()} == {True}

@@ -138,6 +138,16 @@ def test_api_key_reads_private_remote_datasets_and_stays_hidden(
     assert config_of(shown_to_editor)["api_key"] == "********"
     listed = call_action("harvest_source_list", context=as_user(editor))
     assert remote_ckan.token not in json.dumps(listed)
+    # Nothing in the search index can give it back, whatever fields are asked for.
+    searched = call_action(
+        "package_search",
+        context={"user": "", "ignore_auth": False},
+        fq=f'dataset_type:harvest +id:("{public_only["id"]}" OR "{with_key["id"]}")',
+        fl="id,config,api_key,extras_config,data_dict,validated_data_dict",
+        include_private=True,
+    )
+    assert {public_only["id"], with_key["id"]} <= {d["id"] for d in searched["results"]}
+    assert remote_ckan.token not in json.dumps(searched)
     shown_to_admin = call_action("package_show", context=as_user(admin), id=with_key["id"])
     assert config_of(shown_to_admin)["api_key"] == remote_ckan.token
 
@@ -147,4 +157,8 @@ def test_api_key_reads_private_remote_datasets_and_stays_hidden(
     call_action("harvest_source_update", context=as_user(editor), **form)
     shown = call_action("package_show", context=as_user(admin), id=with_key["id"])
     assert config_of(shown)["api_key"] == remote_ckan.token
+    # An editor may not send the stored key to another address.
+    form.update(url="http://127.0.0.1:9/collects-keys")
+    with pytest.raises(Exception, match="may change the URL of a source that has an API key"):
+        call_action("harvest_source_update", context=as_user(editor), **form)
     assert run_sync(with_key["id"]).unchanged == 2

@@ -1,6 +1,6 @@
 """Harvest another CKAN site through its action API (source type ``harvestplus_ckan``).
 
-Listing is two passes over ``package_search`` with a stable sort (``id asc``):
+Listing is two passes over ``package_search`` with key paging on ``id asc``:
 every run lists all identities with their ``metadata_modified`` (1000 per
 request, so deletions are always seen), and reads the full dataset only for
 records that are new or whose modified date differs from the one recorded at
@@ -35,7 +35,6 @@ from ckanext.harvestplus.pipeline.backend import (
     RecordError,
 )
 from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
-from ckanext.harvestplus.pipeline.pagination import Offset, Page, Request
 
 LIST_KEYS = ("organizations_include", "organizations_exclude", "groups_include", "groups_exclude")
 ID_ROWS = 1000
@@ -132,22 +131,32 @@ class CkanBackend(Backend):
         return answer["result"]
 
     def listing(self, ctx: Context) -> Iterator[list[Record]]:
+        """Key paging over ``id asc``: each page asks for the ids after the last
+        one seen, so a record created or deleted remotely during the listing
+        cannot shift the pages and hide another one, and a remote that caps
+        ``rows`` below 1000 is still read to the end (the listing ends when a
+        page's count says nothing is left after it)."""
         fq = self.filter_query(ctx.config)
         size = int(ctx.config.get("page_size", 100))
-        paging = Offset(ID_ROWS)
-        request: Request | None = paging.first(self.api(ctx, "package_search"))
-        while request is not None:
+        last = ""
+        seen: set[str] = set()
+        while True:
+            after = f" +id:{{{last} TO *]" if last else ""
             body = {
                 "q": "*:*",
-                "fq": fq,
+                "fq": fq + after,
                 "sort": "id asc",
                 "fl": "id,metadata_modified",
                 "include_private": True,
                 "rows": ID_ROWS,
-                "start": request.params.get("start", 0),
+                "start": 0,
             }
             result = self.call(ctx, "package_search", body)
             listed = [(r["id"], parse_time(r.get("metadata_modified"))) for r in result["results"]]
+            listed = [(i, m) for i, m in listed if i not in seen]
+            if not listed:
+                break
+            seen.update(i for i, _ in listed)
             wanted = [i for i, modified in listed if ctx.needs_payload(i, modified)]
             full: dict[str, Any] = {}
             for start in range(0, len(wanted), size):
@@ -155,15 +164,26 @@ class CkanBackend(Backend):
             yield [
                 Record(identity=i, payload=full.get(i), modified=modified) for i, modified in listed
             ]
-            page = Page(identities=tuple(i for i, _ in listed), total=result.get("count"))
-            request = paging.advance(request, page)
+            last = listed[-1][0]
+            remaining = int(result.get("count", 0)) - len(result["results"])
+            if remaining <= 0:
+                break
 
     def _read(self, ctx: Context, ids: list[str]) -> dict[str, Any]:
+        """Full records for ``ids``; one the remote no longer has comes back
+        without a payload and is treated as not read (left as it is)."""
         result = self.call(
             ctx,
             "package_search",
             {"q": "*:*", "fq": f"id:({_quote(ids)})", "rows": len(ids), "include_private": True},
         )
+        if len(result["results"]) < len(ids) and int(result.get("count", 0)) > len(
+            result["results"]
+        ):
+            raise ListingIncomplete(
+                f"the remote returned {len(result['results'])} of {len(ids)} datasets asked "
+                "for (is its ckan.search.rows_max lower than page_size?)"
+            )
         return {d["id"]: d for d in result["results"]}
 
     # --- mapping ---------------------------------------------------------

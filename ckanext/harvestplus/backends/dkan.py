@@ -67,6 +67,8 @@ class DkanBackend(CkanBackend):
                 continue
             dataset = result[0] if isinstance(result, list) and result else result
             if not isinstance(dataset, dict):
+                # Listed but not shown (e.g. unpublished): not vanished, not readable.
+                failed.append(f"{identity}: package_show gave no dataset")
                 continue
             page.append(
                 Record(

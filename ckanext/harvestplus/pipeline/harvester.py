@@ -106,6 +106,13 @@ def job_options(job: HarvestJob) -> RunOptions:
     return RunOptions(force=force or bool(row and row[0]), confirmed=bool(row and row[1]))
 
 
+def digest(dataset: dict[str, Any], ctx: Context) -> str:
+    """The content hash of what a run would write: the mapped dataset, plus the
+    source settings that the pipeline adds to it (owner, private)."""
+    private = bool(ctx.config.get("private", False)) and bool(ctx.owner_org)
+    return content_hash({**dataset, "owner_org": ctx.owner_org, "private": private})
+
+
 def site_user() -> str:
     user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
     return str(user["name"])
@@ -231,6 +238,7 @@ class Gather:
         self.extra_rows: list[dict[str, str]] = []
         self.queued: list[str] = []
         self.pending_errors: list[tuple[str, str]] = []
+        self.config_digest = ""
         self.now = now()
 
     def run(self) -> list[str]:
@@ -265,6 +273,9 @@ class Gather:
             for i, h in held.items()
             if h.package_state == "active" and h.archived_at is None and h.content_hash
         }
+        self.config_digest = content_hash({"config": dict(cfg.raw), "owner": ctx.owner_org})
+        if self.config_digest != self._previous_config_digest():
+            ctx.known = {}  # the settings changed: read every record again
         locals_ = {i: h.local() for i, h in held.items()}
 
         remote: dict[str, str] = {}
@@ -330,9 +341,11 @@ class Gather:
                 if identity in ctx.known:  # not re-read: unchanged since its last import
                     remote[identity] = held[identity].content_hash
                     self._unchanged(record, held[identity])
+                elif identity in held:  # listed but not read: leave it as it is
+                    remote[identity] = held[identity].content_hash
                 continue
             try:
-                hashes[identity] = content_hash(self.backend.map(record, ctx))
+                hashes[identity] = digest(self.backend.map(record, ctx), ctx)
             except Exception as e:
                 self._failed(record, held.get(identity), e)
                 if identity in held:  # listed, so not vanished: keep it as it is
@@ -410,7 +423,11 @@ class Gather:
             import_started=done,
             import_finished=done,
         )
-        if record.modified is not None and record.modified != held.remote_modified:
+        if (
+            record.payload is not None
+            and record.modified is not None
+            and record.modified != held.remote_modified
+        ):
             # Re-read but equal: remember the new date so it is not read again.
             model.Session.execute(
                 sa.text("UPDATE harvest_object SET metadata_modified_date = :m WHERE id = :id"),
@@ -443,8 +460,21 @@ class Gather:
                 h = held[identity]
                 self._queue(action, identity, h, None, h.remote_modified, h.content_hash)
 
+    def _previous_config_digest(self) -> str | None:
+        row = model.Session.execute(
+            sa.text(
+                "SELECT h.plan ->> 'config_digest' FROM harvestplus_job h "
+                "JOIN harvest_job j ON j.id = h.job_id "
+                "WHERE j.source_id = :source AND j.id <> :job AND h.plan IS NOT NULL "
+                "ORDER BY j.created DESC LIMIT 1"
+            ),
+            {"source": self.source.id, "job": self.job.id},
+        ).first()
+        return row[0] if row else None
+
     def _save_plan(self, result: plan.Plan) -> None:
-        counts = {a.value: n for a, n in result.counts.items()}
+        counts: dict[str, Any] = {a.value: n for a, n in result.counts.items()}
+        counts["config_digest"] = self.config_digest
         options = job_options(self.job)
         model.Session.execute(
             sa.text(
@@ -534,7 +564,7 @@ class Import:
             modified=obj.metadata_modified_date,
         )
         dataset = self.backend.map(record, ctx)
-        digest = content_hash(dataset)
+        written = digest(dataset, ctx)
         known_id = obj.package_id or store.last_package(self.source.id, obj.guid)
         existing = model.Package.get(known_id) if known_id else None
         package_id = str(existing.id) if existing is not None else str(uuid.uuid4())
@@ -548,7 +578,7 @@ class Import:
         )
 
         obj.package_id = package_id
-        _set_extra(obj, store.HASH, digest)
+        _set_extra(obj, store.HASH, written)
         self._take_current()
         api = self._api_context()
         if existing is None:
@@ -598,13 +628,20 @@ class Import:
                 pass  # already gone: deleting is done
         store.retire(self.source.id, obj.guid, keep=obj.id)
         obj.current = False
+        obj.state, obj.report_status = "COMPLETE", "deleted"  # in the same commit as the flip
+        obj.import_finished = dt.datetime.utcnow()
         model.Session.add(obj)
         model.Session.commit()
 
 
 def archived_copy(api: dict[str, Any], package_id: str, reason: str) -> tuple[dict[str, Any], str]:
     """The dataset as it is once archived (and the archive time): marked, made private."""
-    dataset = tk.get_action("package_show")(dict(api, for_update=True), {"id": package_id})
+    # From the database, not the search index's copy (which carries index-only extras).
+    show = dict(api, for_update=True, use_cache=False)
+    dataset = tk.get_action("package_show")(show, {"id": package_id})
+    dataset["extras"] = [
+        e for e in dataset.get("extras", []) if not str(e.get("key", "")).startswith("harvest_")
+    ]
     archived_at = now().isoformat(timespec="seconds")
     extras = [
         e for e in dataset.get("extras", []) if not e["key"].startswith(PROVENANCE + "archive")

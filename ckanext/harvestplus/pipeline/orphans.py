@@ -47,6 +47,11 @@ ORPHANS_SQL = sa.text(
           SELECT 1 FROM harvest_object c
           WHERE c.harvest_source_id = o.harvest_source_id AND c.guid = o.guid AND c.current
       )
+      AND NOT EXISTS (  -- held by another source now: not this source's orphan
+          SELECT 1 FROM harvest_object c
+          WHERE c.package_id = o.package_id AND c.current
+            AND c.harvest_source_id <> o.harvest_source_id
+      )
     ORDER BY o.harvest_source_id, o.package_id, o.import_finished DESC NULLS LAST
     """
 )

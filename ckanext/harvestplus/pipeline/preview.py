@@ -8,8 +8,7 @@ from typing import Any
 
 from ckanext.harvestplus.pipeline import plan, sourceconfig, store
 from ckanext.harvestplus.pipeline.backend import Backend
-from ckanext.harvestplus.pipeline.harvester import RunOptions, context_for, now
-from ckanext.harvestplus.pipeline.hashing import content_hash
+from ckanext.harvestplus.pipeline.harvester import RunOptions, context_for, digest, now
 
 
 @dataclass
@@ -63,7 +62,7 @@ def preview(
                     if record.identity in held:
                         remote[record.identity] = held[record.identity].content_hash
                     continue
-                remote[record.identity] = content_hash(dataset)
+                remote[record.identity] = digest(dataset, ctx)
                 if len(shown) < limit:
                     shown.append(dataset)
     except Exception as e:

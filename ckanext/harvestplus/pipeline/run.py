@@ -113,7 +113,7 @@ def run_sync(
             obj = HarvestObject.get(object_id)
             if obj is None:
                 continue
-            if HarvestJob.get(job.id).status == "Finished":
+            if _status(job.id) == "Finished":
                 break  # aborted meanwhile: what is left stays for the next run
             if isinstance(harvester, PipelineHarvester):
                 import_one(harvester, obj)
@@ -137,6 +137,14 @@ REPORT_STATUS = {
     "archive": "updated",
     "delete": "deleted",
 }
+
+
+def _status(job_id: str) -> str:
+    """The job's status as stored now (the session may hold an older copy)."""
+    row = model.Session.execute(
+        sa.text("SELECT status FROM harvest_job WHERE id = :id"), {"id": job_id}
+    ).first()
+    return str(row[0]) if row else "Finished"
 
 
 def import_one(harvester: PipelineHarvester, obj: HarvestObject) -> None:

@@ -104,6 +104,9 @@ def last_package(source_id: str, identity: str) -> str | None:
         sa.text(
             "SELECT o.package_id FROM harvest_object o JOIN package p ON p.id = o.package_id "
             "WHERE o.harvest_source_id = :source AND o.guid = :guid "
+            # never a dataset another source now holds
+            "AND NOT EXISTS (SELECT 1 FROM harvest_object c WHERE c.package_id = o.package_id "
+            "AND c.current AND c.harvest_source_id <> o.harvest_source_id) "
             "ORDER BY o.import_finished DESC NULLS LAST, o.gathered DESC LIMIT 1"
         ),
         {"source": source_id, "guid": identity},
