@@ -88,21 +88,37 @@ def _reveal(dataset: dict[str, Any]) -> dict[str, Any]:
     return dataset
 
 
+def _scrub(value: Any) -> Any:
+    """``value`` with every secret key masked, inside nested dicts, lists and JSON
+    strings (the index stores dataset dicts as JSON, sometimes nested twice)."""
+    if isinstance(value, dict):
+        return {
+            k: sourceconfig.MASK if k in sourceconfig.SECRET_KEYS else _scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, str) and value.startswith(("{", "[")):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        scrubbed = _scrub(parsed)
+        return value if scrubbed == parsed else json.dumps(scrubbed)
+    return value
+
+
 def redact_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     """Mask secrets in what a harvest source sends to the search index, so that no
     search (``fl``, fielded queries) can read them back."""
     if pkg_dict.get("dataset_type") != "harvest" and pkg_dict.get("type") != "harvest":
         return pkg_dict
-    for key in ("config", "extras_config"):
-        if isinstance(pkg_dict.get(key), str):
-            pkg_dict[key] = sourceconfig.redact(pkg_dict[key])
-    for key in sourceconfig.SECRET_KEYS | {f"extras_{k}" for k in sourceconfig.SECRET_KEYS}:
-        if key in pkg_dict:
-            pkg_dict[key] = sourceconfig.MASK
-    for key in ("data_dict", "validated_data_dict"):
-        if isinstance(pkg_dict.get(key), str):
-            stored = json.loads(pkg_dict[key])
-            pkg_dict[key] = json.dumps(redact_dataset({}, stored))
+    scrubbed = _scrub(pkg_dict)
+    for key in sourceconfig.SECRET_KEYS:
+        if f"extras_{key}" in scrubbed:
+            scrubbed[f"extras_{key}"] = sourceconfig.MASK
+    pkg_dict.clear()
+    pkg_dict.update(scrubbed)
     return pkg_dict
 
 
