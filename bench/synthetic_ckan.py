@@ -76,7 +76,7 @@ def _entry(index: int, data: dict[str, Any]) -> _Entry:
 
 _CLAUSE = re.compile(
     r"""\s*(?P<op>[+-]?)(?P<field>[A-Za-z_]+):
-        (?P<value>\[[^\]]*\]|\{[^}]*\}|\([^)]*\)|"[^"]*"|[^\s()"\[\]{}]+)\s*""",
+        (?P<value>[\[{][^\]}]*[\]}]|\([^)]*\)|"[^"]*"|[^\s()"\[\]{}]+)\s*""",
     re.VERBOSE,
 )
 _AND = re.compile(r"\s*AND\s+")
