@@ -58,23 +58,29 @@ def local_org() -> dict[str, Any]:
     return factories.Organization()
 
 
+def create_source(
+    url: str, source_type: str, owner_org: str, title: str = "A harvest source", **config: Any
+) -> dict[str, Any]:
+    """A harvest source created by a sysadmin through ckanext-harvest's action."""
+    sysadmin = factories.Sysadmin()
+    return call_action(
+        "harvest_source_create",
+        context={"user": sysadmin["name"]},
+        name=f"source-{uuid.uuid4().hex[:8]}",
+        title=title,
+        url=url,
+        source_type=source_type,
+        owner_org=owner_org,
+        config=json.dumps(config),
+    )
+
+
 @pytest.fixture
 def make_source(remote_ckan, remote_org, local_org) -> Callable[..., dict[str, Any]]:
     def make(source_type: str = "harvestplus_ckan", url: str = "", **config: Any) -> dict[str, Any]:
-        config.setdefault("organizations_include", [remote_org["name"]]) if (
-            source_type == "harvestplus_ckan"
-        ) else None
-        sysadmin = factories.Sysadmin()
-        return call_action(
-            "harvest_source_create",
-            context={"user": sysadmin["name"]},
-            name=f"source-{uuid.uuid4().hex[:8]}",
-            title="A harvest source",
-            url=url or remote_ckan.url,
-            source_type=source_type,
-            owner_org=local_org["id"],
-            config=json.dumps(config),
-        )
+        if source_type == "harvestplus_ckan":
+            config.setdefault("organizations_include", [remote_org["name"]])
+        return create_source(url or remote_ckan.url, source_type, local_org["id"], **config)
 
     return make
 

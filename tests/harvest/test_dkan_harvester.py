@@ -8,21 +8,18 @@ guard, a remote read failing, and a deletion failing half way.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from ckan import model
 from ckan.model.license import License, LicenseRegister
-from ckan.tests import factories
 from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestObject, HarvestObjectError
 
 from ckanext.harvestplus.pipeline import orphans
 from ckanext.harvestplus.pipeline.run import run_sync
-from tests.harvest.conftest import HARVEST, harvested
+from tests.harvest.conftest import HARVEST, create_source, harvested
 from tests.harvest.dkan_server import DkanServer, sample
 
 pytestmark = HARVEST
@@ -49,16 +46,8 @@ def dkan_source(local_org) -> Callable[..., dict[str, Any]]:
     """A harvestplus_dkan source on a server (no remote CKAN needed, unlike make_source)."""
 
     def make(server: DkanServer, **config: Any) -> dict[str, Any]:
-        sysadmin = factories.Sysadmin()
-        return call_action(
-            "harvest_source_create",
-            context={"user": sysadmin["name"]},
-            name=f"dkan-{uuid.uuid4().hex[:8]}",
-            title="A DKAN source",
-            url=server.url,
-            source_type="harvestplus_dkan",
-            owner_org=local_org["id"],
-            config=json.dumps(config),
+        return create_source(
+            server.url, "harvestplus_dkan", local_org["id"], title="A DKAN source", **config
         )
 
     return make

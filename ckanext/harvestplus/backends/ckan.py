@@ -24,8 +24,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ckan.lib.plugins import lookup_package_plugin
-
+from ckanext.harvestplus.pipeline import http
 from ckanext.harvestplus.pipeline.backend import (
     Backend,
     Context,
@@ -114,13 +113,17 @@ class CkanBackend(Backend):
     def api(self, ctx: Context, action: str) -> str:
         return f"{ctx.url.rstrip('/')}/api/3/action/{action}"
 
-    def call(self, ctx: Context, action: str, body: Mapping[str, Any]) -> Any:
-        response = ctx.get(
+    def request(self, ctx: Context, action: str, body: Mapping[str, Any]) -> http.Response:
+        """One action API request (CKAN: a JSON POST)."""
+        return ctx.get(
             self.api(ctx, action),
             method="POST",
             data=json.dumps(body),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
+
+    def call(self, ctx: Context, action: str, body: Mapping[str, Any]) -> Any:
+        response = self.request(ctx, action, body)
         try:
             answer = response.json()
         except ValueError as e:
@@ -208,7 +211,7 @@ class CkanBackend(Backend):
         dataset["resources"] = [
             self.resource(r, ctx) for r in remote.get("resources") or [] if isinstance(r, dict)
         ]
-        dataset["extras"] = self.extras(remote)
+        dataset["extras"] = self.extras(remote, ctx)
         return dataset
 
     def licence(self, remote: Mapping[str, Any], ctx: Context) -> str | None:
@@ -246,11 +249,10 @@ class CkanBackend(Backend):
                 resource[key] = str(remote[key])
         return resource
 
-    def extras(self, remote: Mapping[str, Any]) -> list[dict[str, str]]:
+    def extras(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
         """Remote extras, except this site's own and those that repeat a dataset field
         (CKAN refuses an extra named like a schema field)."""
-        plugin = lookup_package_plugin()
-        fields = {*CORE_FIELDS, *plugin.create_package_schema(), *plugin.update_package_schema()}
+        fields = CORE_FIELDS | ctx.dataset_fields
         result = {}
         for extra in remote.get("extras") or []:
             if not isinstance(extra, dict) or not extra.get("key"):

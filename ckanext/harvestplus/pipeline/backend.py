@@ -61,6 +61,8 @@ class Context:
     local_groups: frozenset[str] = frozenset()
     #: Licence ids this site knows, and licence URLs/titles to ids.
     licences: Mapping[str, str] = field(default_factory=dict)
+    #: Fields of this site's dataset schema (an extra may not be named like one).
+    dataset_fields: frozenset[str] = frozenset()
 
     def headers(self) -> dict[str, str]:
         key = self.config.get("api_key")

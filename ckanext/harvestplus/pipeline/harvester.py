@@ -38,6 +38,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
+from ckan.lib.plugins import lookup_package_plugin
 from ckanext.harvest.interfaces import IHarvester
 from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject, HarvestObjectError
 
@@ -138,6 +139,12 @@ def local_groups() -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
+def dataset_fields() -> frozenset[str]:
+    """Field names of this site's dataset schema (create and update)."""
+    plugin = lookup_package_plugin()
+    return frozenset({*plugin.create_package_schema(), *plugin.update_package_schema()})
+
+
 def licences() -> dict[str, str]:
     """Licence id, URL and title (lower case) -> local licence id."""
     result: dict[str, str] = {}
@@ -195,6 +202,10 @@ class PipelineHarvester(p.SingletonPlugin):
     def import_stage(self, harvest_object: HarvestObject) -> bool | str:
         return Import(self.backend, harvest_object).run()
 
+    def import_action(self, harvest_object: HarvestObject, action: str) -> bool:
+        """The import stage when the caller already read the object's action."""
+        return Import(self.backend, harvest_object).run(action)
+
 
 def _organization_id(name_or_id: str) -> str | None:
     group = model.Group.get(name_or_id)
@@ -225,6 +236,7 @@ def context_for(backend: Backend, source: Any, options: RunOptions) -> Context:
         owner_org=owner,
         local_groups=local_groups(),
         licences=licences(),
+        dataset_fields=dataset_fields(),
     )
 
 
@@ -459,6 +471,12 @@ class Gather:
             for identity in result.ids(action):
                 h = held[identity]
                 self._queue(action, identity, h, None, h.remote_modified, h.content_hash)
+                if h.missing_since is not None:
+                    self.extra_rows.append(
+                        store.extra_row(
+                            self.queued[-1], store.MISSING_SINCE, h.missing_since.isoformat()
+                        )
+                    )
 
     def _previous_config_digest(self) -> str | None:
         row = model.Session.execute(
@@ -501,10 +519,10 @@ class Import:
     def __init__(self, backend: Backend, obj: HarvestObject) -> None:
         self.backend, self.obj, self.source = backend, obj, obj.source
 
-    def run(self) -> bool | str:
+    def run(self, action: str | None = None) -> bool:
         obj = self.obj
-        extras = store.extras_of(obj.id)
-        action = extras.get(store.ACTION, "")
+        if action is None:
+            action = store.extras_of(obj.id).get(store.ACTION, "")
         try:
             if action == Action.DELETE.value:
                 self._delete()
@@ -603,8 +621,9 @@ class Import:
     def _archive(self) -> None:
         obj = self.obj
         api = self._api_context()
-        previous = store.held(self.source.id).get(obj.guid)
-        since = previous.missing_since if previous and previous.missing_since else now()
+        # Gather copied the held object's missing mark onto this archive object.
+        marked = store.extras_of(obj.id).get(store.MISSING_SINCE)
+        since = store.parse_time(marked) or now()
         reason = ARCHIVE_REASON.format(since=since.date().isoformat())
         dataset, archived_at = archived_copy(api, obj.package_id, reason)
         _set_extra(obj, store.ARCHIVED_AT, archived_at)

@@ -75,10 +75,8 @@ def _policy(source: HarvestSource) -> Policy | None:
     if not str(source.type).startswith("harvestplus_"):
         return None
     try:
-        return sourceconfig.parse(
-            source.config, frozenset(sourceconfig.loads(source.config))
-        ).settings.policy
-    except sourceconfig.ConfigError:
+        return Policy(sourceconfig.loads(source.config).get("deletion_policy", "archive"))
+    except (sourceconfig.ConfigError, ValueError):
         return Policy.KEEP
 
 

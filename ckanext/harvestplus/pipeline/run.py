@@ -157,7 +157,7 @@ def import_one(harvester: PipelineHarvester, obj: HarvestObject) -> None:
     obj.fetch_started = obj.fetch_finished = obj.import_started = started
     obj.state = "IMPORT"
     action = store.extras_of(obj.id).get(store.ACTION, "")
-    ok = harvester.import_stage(obj)
+    ok = harvester.import_action(obj, action)
     obj.import_finished = dt.datetime.utcnow()
     obj.state = "COMPLETE" if ok else "ERROR"
     obj.report_status = REPORT_STATUS.get(action, "updated") if ok else "errored"

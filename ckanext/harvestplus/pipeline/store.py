@@ -52,7 +52,7 @@ class Held:
         )
 
 
-def _parse_time(value: str | None) -> dt.datetime | None:
+def parse_time(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     parsed = dt.datetime.fromisoformat(value)
@@ -92,8 +92,8 @@ def held(source_id: str) -> dict[str, Held]:
             package_state=state,
             content_hash=hash_ or "",
             remote_modified=modified,
-            missing_since=_parse_time(missing),
-            archived_at=_parse_time(archived),
+            missing_since=parse_time(missing),
+            archived_at=parse_time(archived),
         )
     return result
 
