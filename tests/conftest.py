@@ -2,9 +2,11 @@ import pytest
 
 
 @pytest.fixture
-def clean_db(reset_db, migrate_db_for):
-    """CKAN's clean_db, plus the tables of ckanext-harvest and harvestplus."""
+def clean_db(reset_db, migrate_db_for, reset_index):
+    """CKAN's clean_db, plus the tables of ckanext-harvest and harvestplus, and an
+    empty search index (the PostgreSQL index lives in a schema reset_db keeps)."""
     reset_db()
+    reset_index()
     migrate_db_for("harvest")
     migrate_db_for("harvestplus")
 

@@ -222,3 +222,71 @@ def orphans(source: str | None, repair: bool, as_json: bool) -> None:
             click.echo("Run again with --repair to do it.")
 
     _emit(found, as_json, human)
+
+
+@harvestplus.command()
+@click.argument("stage", type=click.Choice(["gather", "fetch"]))
+@click.option(
+    "--max-messages",
+    type=int,
+    default=None,
+    help="Stop after this many messages (default: run until stopped).",
+)
+def worker(stage: str, max_messages: int | None) -> None:
+    """Consume the gather or fetch queue; run one of each in production.
+
+    Unlike `ckan harvester gather-consumer`/`fetch-consumer`, a worker survives
+    an idle or restarted Redis, skips jobs stopped while queued, and marks a
+    job Finished as soon as its last record is done. SIGTERM stops it after the
+    current message.
+    """
+    from ckanext.harvestplus.workers import Stage, Worker
+
+    runner = Worker(Stage(stage))
+    runner.install_signal_handlers()
+    with _app():
+        try:
+            runner.run(max_messages=max_messages)
+        except RuntimeError as e:
+            raise click.ClickException(str(e)) from e
+    click.echo(f"{stage} worker stopped after {runner.handled} message(s).", err=True)
+
+
+@harvestplus.command()
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds between two ticks.",
+)
+@click.option("--once", is_flag=True, help="Tick once and exit (for cron).")
+def scheduler(interval: float, once: bool) -> None:
+    """Every INTERVAL seconds, do what `ckan harvester run` does: start the
+    sources that are due, finish or time out running jobs, re-queue lost
+    messages. Runs until stopped (SIGTERM or Ctrl-C)."""
+    import signal
+    import time
+
+    from ckanext.harvestplus import jobs
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    try:
+        while True:
+            with _app():
+                try:
+                    jobs.tick()
+                except Exception as e:  # a failed tick must not end the loop
+                    click.echo(f"scheduler: tick failed: {e}", err=True)
+                    if once:
+                        raise click.ClickException(str(e)) from e
+            if once:
+                return
+            deadline = time.monotonic() + interval
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if stopping:
+                return
+    except KeyboardInterrupt:
+        return

@@ -59,9 +59,15 @@ def local_org() -> dict[str, Any]:
 
 
 def create_source(
-    url: str, source_type: str, owner_org: str, title: str = "A harvest source", **config: Any
+    url: str,
+    source_type: str,
+    owner_org: str,
+    title: str = "A harvest source",
+    skip_url_check: bool = False,
+    **config: Any,
 ) -> dict[str, Any]:
-    """A harvest source created by a sysadmin through ckanext-harvest's action."""
+    """A harvest source created by a sysadmin through ckanext-harvest's action
+    (``skip_url_check`` for a remote that does not answer)."""
     sysadmin = factories.Sysadmin()
     return call_action(
         "harvest_source_create",
@@ -72,6 +78,7 @@ def create_source(
         source_type=source_type,
         owner_org=owner_org,
         config=json.dumps(config),
+        skip_url_check=skip_url_check,
     )
 
 

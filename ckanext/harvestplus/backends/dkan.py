@@ -47,6 +47,12 @@ class DkanBackend(CkanBackend):
         """DKAN answers GET requests with query parameters."""
         return ctx.get(self.api(ctx, action), params=dict(body))
 
+    def probe(self, ctx: Context) -> str:
+        identities = self.call(ctx, "package_list", {})
+        if not isinstance(identities, list):
+            raise ListingIncomplete("package_list did not answer a list")
+        return f"{len(identities)} datasets listed"
+
     def listing(self, ctx: Context) -> Iterator[list[Record]]:
         identities = self.call(ctx, "package_list", {})
         if not isinstance(identities, list):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckanext.harvest.interfaces import IHarvester
 
+from ckanext.harvestplus import lifecycle
 from ckanext.harvestplus.pipeline import orphans, run, sourceconfig
 from ckanext.harvestplus.pipeline.harvester import PipelineHarvester, RunOptions, save_job_options
 from ckanext.harvestplus.pipeline.preview import adhoc_source, preview
@@ -56,6 +58,7 @@ def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -
     :param id: the source's id or name
     :param force: re-import every record, changed or not (default false)
     :param confirm: confirm removals the mass-deletion guard would hold back
+        (sysadmins and admins of the source's organisation only)
     :param sync: run in this request and return the summary (default false:
         queue the job for the gather and fetch consumers)
     """
@@ -63,6 +66,8 @@ def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -
     tk.check_access("harvestplus_source_run", context, {"id": source.id})
     force = tk.asbool(data_dict.get("force", False))
     confirmed = tk.asbool(data_dict.get("confirm", False))
+    if confirmed:
+        tk.check_access("harvestplus_source_confirm", context, {"id": source.id})
     if tk.asbool(data_dict.get("sync", False)):
         try:
             return run.run_sync(source.id, force=force, confirmed=confirmed).as_dict()
@@ -127,6 +132,24 @@ def harvestplus_preview(context: dict[str, Any], data_dict: dict[str, Any]) -> d
         raise tk.ValidationError({"config": e.problems}) from e
 
 
+def harvestplus_source_adopt(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """Adopt the datasets detached from an earlier, deleted source of the same URL
+    and source type, instead of letting this source's first run create them again.
+
+    Adopted datasets are attached to this source; its next run updates them
+    from the remote, or removes them as its deletion policy says.
+
+    :param id: the source's id or name
+    :param dry_run: only list what would be adopted (default false)
+    :returns: ``{"adopted": [{"package_id", "name", "remote_id"}, ...], "dry_run": bool}``
+    """
+    source = _source(data_dict)
+    tk.check_access("harvestplus_source_adopt", context, {"id": source.id})
+    dry_run = tk.asbool(data_dict.get("dry_run", False))
+    found = lifecycle.adoptable(source.id) if dry_run else lifecycle.adopt(source.id)
+    return {"adopted": [asdict(d) for d in found], "dry_run": dry_run}
+
+
 def get_actions() -> dict[str, Any]:
     return {
         "harvestplus_backends": harvestplus_backends,
@@ -134,4 +157,5 @@ def get_actions() -> dict[str, Any]:
         "harvestplus_job_summary": harvestplus_job_summary,
         "harvestplus_orphans": harvestplus_orphans,
         "harvestplus_preview": harvestplus_preview,
+        "harvestplus_source_adopt": harvestplus_source_adopt,
     }

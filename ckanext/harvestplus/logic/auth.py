@@ -1,10 +1,12 @@
 """Auth functions of the ``harvestplus`` plugin.
 
-Running, previewing and repairing a source needs the right to update it
+Running, previewing, repairing a source and adopting datasets into it need
+the right to update it
 (ckanext-harvest's ``harvest_source_update``: sysadmins and the editors and
 admins of its organisation). A preview of a source that does not exist yet, and
 the orphan report over every source, make requests or read across sources, so
-they are for sysadmins only.
+they are for sysadmins only. Confirming removals held by the mass-deletion
+guard is for sysadmins and admins of the source's organisation.
 """
 
 from __future__ import annotations
@@ -25,6 +27,22 @@ def _may_update_source(context: dict[str, Any], data_dict: dict[str, Any]) -> di
     return {"success": True}
 
 
+def _may_confirm(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """Letting a held mass removal go ahead is for sysadmins and admins of the
+    source's organisation, not its editors."""
+    from ckan import model
+
+    from ckanext.harvestplus.logic.secrets import may_see_secrets
+
+    package = model.Package.get(data_dict.get("id") or "")
+    if package is None or not may_see_secrets(context, package.owner_org):
+        return {
+            "success": False,
+            "msg": "Only sysadmins and admins of the source's organisation may confirm.",
+        }
+    return {"success": True}
+
+
 @tk.auth_allow_anonymous_access
 def harvestplus_backends(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     return {"success": True}
@@ -36,4 +54,6 @@ def get_auth_functions() -> dict[str, Any]:
         "harvestplus_source_run": _may_update_source,
         "harvestplus_orphans": _may_update_source,
         "harvestplus_preview": _may_update_source,
+        "harvestplus_source_adopt": _may_update_source,
+        "harvestplus_source_confirm": _may_confirm,
     }

@@ -122,24 +122,24 @@ def redact_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     return pkg_dict
 
 
-@tk.chained_action
-def package_update(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+def keep_stored_secret(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     """Keep the stored secret where an edit sends the mask back; refuse to send it
     to a new address unless the user may see it."""
-    if data_dict.get("config") and sourceconfig.MASK in str(data_dict["config"]):
-        stored = HarvestSource.get(data_dict.get("id") or data_dict.get("name") or "")
-        if stored is None and data_dict.get("name"):
-            package = model.Package.get(data_dict["name"])
-            stored = HarvestSource.get(package.id) if package is not None else None
-        if stored is not None:
-            owner = getattr(model.Package.get(stored.id), "owner_org", None)
-            moved = (data_dict.get("url") or stored.url).strip() != stored.url.strip()
-            if moved and not may_see_secrets(context, owner):
-                message = (
-                    "Only a sysadmin or an admin of the source's organisation may change "
-                    "the URL of a source that has an API key (or enter the key again)."
-                )
-                raise tk.ValidationError({"url": [message]})
-            config = sourceconfig.unmask(data_dict["config"], stored.config)
-            data_dict = dict(data_dict, config=config)
-    return up(context, data_dict)
+    if not (data_dict.get("config") and sourceconfig.MASK in str(data_dict["config"])):
+        return data_dict
+    stored = HarvestSource.get(data_dict.get("id") or data_dict.get("name") or "")
+    if stored is None and data_dict.get("name"):
+        package = model.Package.get(data_dict["name"])
+        stored = HarvestSource.get(package.id) if package is not None else None
+    if stored is None:
+        return data_dict
+    owner = getattr(model.Package.get(stored.id), "owner_org", None)
+    moved = (data_dict.get("url") or stored.url).strip() != stored.url.strip()
+    if moved and not may_see_secrets(context, owner):
+        message = (
+            "Only a sysadmin or an admin of the source's organisation may change "
+            "the URL of a source that has an API key (or enter the key again)."
+        )
+        raise tk.ValidationError({"url": [message]})
+    config = sourceconfig.unmask(data_dict["config"], stored.config)
+    return dict(data_dict, config=config)

@@ -22,8 +22,6 @@ that their own harvester sees the dataset again.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -41,6 +39,8 @@ ORPHANS_SQL = sa.text(
            o.harvest_source_id, o.package_id, o.guid, p.name
     FROM harvest_object o
     JOIN package p ON p.id = o.package_id AND p.state = 'active' AND p.type <> 'harvest'
+    -- a deleted source's datasets were detached on purpose
+    JOIN harvest_source s ON s.id = o.harvest_source_id AND s.active
     WHERE (CAST(:source AS text) IS NULL OR o.harvest_source_id = :source)
       AND o.guid <> ''
       AND NOT EXISTS (
@@ -125,27 +125,7 @@ def _api() -> dict[str, Any]:
 def _reattach(orphan: Orphan) -> str:
     """A current object for the dataset again (no commit). Its empty hash makes
     the next run that lists the record update it."""
-    now = dt.datetime.utcnow()
-    object_id = str(uuid.uuid4())
-    store.insert_objects(
-        [
-            {
-                "id": object_id,
-                "guid": orphan.remote_id,
-                "current": True,
-                "gathered": now,
-                "state": "COMPLETE",
-                "report_status": "not modified",
-                "import_finished": now,
-                "harvest_source_id": orphan.source_id,
-                "harvest_job_id": None,
-                "package_id": orphan.package_id,
-                "retry_times": 0,
-            }
-        ],
-        [store.extra_row(object_id, store.ACTION, "reattach")],
-    )
-    return object_id
+    return store.attach(orphan.source_id, orphan.remote_id, orphan.package_id, action="reattach")
 
 
 def archive(object_id: str, package_id: str, reason: str) -> None:

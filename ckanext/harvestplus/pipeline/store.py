@@ -188,3 +188,29 @@ def insert_errors(errors: Iterable[tuple[str, str]], stage: str) -> None:
     ]
     if rows:
         model.Session.execute(HarvestObjectError.__table__.insert(), rows)
+
+
+def attach(source_id: str, identity: str, package_id: str, action: str) -> str:
+    """A current object of the source for an existing dataset, with no content
+    hash, so that the next run that lists the record updates it (no commit)."""
+    now = dt.datetime.utcnow()
+    object_id = str(uuid.uuid4())
+    insert_objects(
+        [
+            {
+                "id": object_id,
+                "guid": identity,
+                "current": True,
+                "gathered": now,
+                "state": "COMPLETE",
+                "report_status": "not modified",
+                "import_finished": now,
+                "harvest_source_id": source_id,
+                "harvest_job_id": None,
+                "package_id": package_id,
+                "retry_times": 0,
+            }
+        ],
+        [extra_row(object_id, ACTION, action)],
+    )
+    return object_id

@@ -1,0 +1,110 @@
+"""A harvest job's life on the queues: finishing it, stopping it, the periodic tick.
+
+ckanext-harvest marks a job Finished only when ``ckan harvester run``
+(``harvest_jobs_run``) next looks at it, and its "Stop" leaves a queued job's
+message in the gather queue. Here a job is finished the moment its last
+object is done, and a stopped job leaves the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
+from ckan import model
+from ckanext.harvest import queue
+from ckanext.harvest.model import HarvestJob
+
+log = logging.getLogger(__name__)
+
+#: Job statuses after which nothing more runs.
+ENDED = ("Finished", "Aborted")
+
+FINISH_SQL = sa.text(
+    """
+    UPDATE harvest_job j
+    SET status = 'Finished',
+        finished = COALESCE(
+            (SELECT max(o.import_finished) FROM harvest_object o WHERE o.harvest_job_id = j.id),
+            j.gather_finished)
+    WHERE j.id = :id AND j.status = 'Running' AND j.gather_finished IS NOT NULL
+      AND NOT EXISTS (
+        SELECT 1 FROM harvest_object o
+        WHERE o.harvest_job_id = j.id AND o.state NOT IN ('COMPLETE', 'ERROR'))
+    RETURNING j.source_id
+    """
+)
+
+
+def local_now() -> str:
+    """A timestamp as ckanext-harvest's queue keys hold it (local time, microseconds)."""
+    return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def waiting_for_gather(job_id: str) -> bool:
+    """Whether a job popped from the gather queue should still run."""
+    row = model.Session.execute(sa.select(HarvestJob.status).where(HarvestJob.id == job_id)).first()
+    model.Session.rollback()
+    # A job that does not exist is left to ckanext-harvest's callback, which says so.
+    return row is None or row[0] not in ENDED
+
+
+def _site_context() -> dict[str, Any]:
+    user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+    return {"model": model, "session": model.Session, "user": user["name"], "ignore_auth": True}
+
+
+def finish_if_done(job_id: str) -> bool:
+    """Mark a running job Finished once gathered and every object is done.
+
+    The check and the update are one statement, so two workers finishing the
+    same job at once finish it once. Then, as ``harvest_jobs_run`` does, the
+    source is reindexed and the status e-mails are sent.
+    """
+    row = model.Session.execute(FINISH_SQL, {"id": job_id}).first()
+    model.Session.commit()
+    if row is None:
+        return False
+    source_id = str(row[0])
+    log.info("Job %s of source %s finished", job_id, source_id)
+    context = _site_context()
+    tk.get_action("harvest_source_reindex")(dict(context), {"id": source_id})
+    _notify(context, source_id)
+    return True
+
+
+def _notify(context: dict[str, Any], source_id: str) -> None:
+    """The summary and error e-mails ckanext-harvest sends for a finished job."""
+    from ckanext.harvest.logic.action import update as harvest_update
+
+    notify_all = tk.asbool(tk.config.get("ckan.harvest.status_mail.all"))
+    notify_errors = tk.asbool(tk.config.get("ckan.harvest.status_mail.errored"))
+    if not (notify_all or notify_errors):
+        return
+    status = tk.get_action("harvest_source_show_status")(dict(context), {"id": source_id})
+    errored = status["last_job"]["stats"].get("errored", 0)
+    if errored and (notify_all or notify_errors):
+        harvest_update.send_error_email(dict(context), source_id, status)
+    elif notify_all:
+        harvest_update.send_summary_email(dict(context), source_id, status)
+
+
+def remove_from_gather_queue(job_id: str) -> int:
+    """Take a job's message out of the gather queue (Redis only); how many were removed."""
+    if tk.config.get("ckan.harvest.mq.type", queue.MQ_TYPE) != "redis":
+        return 0
+    connection = queue.get_connection()
+    key = queue.get_gather_routing_key()
+    removed = int(connection.lrem(key, 0, json.dumps({"harvest_job_id": job_id})))
+    connection.delete(f"{key}:{job_id}")
+    return removed
+
+
+def tick() -> None:
+    """What ``ckan harvester run`` does: start scheduled jobs, finish or time out
+    running ones, put lost messages back on the queues."""
+    tk.get_action("harvest_jobs_run")(_site_context(), {})

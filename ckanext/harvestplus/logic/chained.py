@@ -1,0 +1,143 @@
+"""CKAN and ckanext-harvest actions, chained where harvestplus changes what they do.
+
+- ``package_create``/``package_update`` of a harvest source (the form, the API
+  and ``harvest_source_create``/``update`` all end here): the URL is checked
+  (see :mod:`.validators`) and a masked API key is kept (see :mod:`.secrets`).
+- ``package_delete`` of a harvest source (*Delete source*, whichever page or
+  call it comes from): unfinished jobs stop and the source's datasets become
+  ordinary local datasets (:func:`lifecycle.detach`).
+- ``harvest_source_delete`` with ``clear_source`` (*Delete and clear source*)
+  and ``harvest_source_clear`` (*Clear*): :func:`lifecycle.clear`, through
+  CKAN's own purge, instead of ckanext-harvest's raw SQL script.
+- ``harvest_job_abort`` (*Stop*): the job also leaves the gather queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+from ckan import model
+from ckanext.harvest.model import HarvestSource
+
+from ckanext.harvestplus import jobs, lifecycle
+from ckanext.harvestplus.logic import secrets, validators
+
+log = logging.getLogger(__name__)
+
+
+def stored_source(id_or_name: str | None) -> HarvestSource | None:
+    if not id_or_name:
+        return None
+    source = HarvestSource.get(id_or_name)
+    if source is None:
+        package = model.Package.get(id_or_name)
+        if package is not None and package.type == "harvest":
+            source = HarvestSource.get(package.id)
+    return source
+
+
+def _check_url(data_dict: dict[str, Any], stored: HarvestSource | None) -> dict[str, Any]:
+    """Refuse a URL that is not a reachable catalogue of the chosen kind, on
+    create and whenever the URL or the source type changes."""
+    data_dict = dict(data_dict)
+    skip = tk.asbool(data_dict.pop("skip_url_check", False))
+    url = str(data_dict.get("url") or (stored.url if stored else "")).strip()
+    source_type = data_dict.get("source_type") or (stored.type if stored else None)
+    if not url:
+        return data_dict  # the schema says "Missing value"
+    if stored is not None and (
+        lifecycle.normalized_url(url) == lifecycle.normalized_url(stored.url)
+        and source_type == stored.type
+    ):
+        return data_dict
+    problem = validators.url_problem(url, source_type, data_dict.get("config"))
+    if problem is None or (skip and problem.can_skip):
+        return data_dict
+    errors = {"url": [problem.message]}
+    harvester = validators.pipeline_harvester(source_type)
+    if harvester is not None:
+        try:
+            harvester.validate_config(data_dict.get("config"))
+        except ValueError as e:
+            errors["config"] = [str(e)]
+    raise tk.ValidationError(errors)
+
+
+@tk.chained_action
+def package_create(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    if data_dict.get("type") == "harvest":
+        data_dict = _check_url(data_dict, None)
+    return up(context, data_dict)
+
+
+@tk.chained_action
+def package_update(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    stored = stored_source(data_dict.get("id") or data_dict.get("name"))
+    if stored is not None:
+        data_dict = secrets.keep_stored_secret(context, data_dict)
+        data_dict = _check_url(data_dict, stored)
+    return up(context, data_dict)
+
+
+@tk.chained_action
+def package_delete(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    stored = stored_source(data_dict.get("id"))
+    if stored is not None and stored.active:
+        tk.check_access("package_delete", context, data_dict)
+        lifecycle.stop_jobs(stored.id)
+        detached = lifecycle.detach(stored.id)
+        log.info("Source %s deleted: %d datasets detached", stored.id, detached)
+    return up(context, data_dict)
+
+
+@tk.chained_action
+def harvest_source_delete(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    """Delete a source; with ``clear_source`` in the context (or ``clear`` in the
+    data), purge its datasets, jobs and objects first."""
+    tk.check_access("harvest_source_delete", context, data_dict)
+    stored = stored_source(data_dict.get("id"))
+    if stored is None:
+        raise tk.ObjectNotFound(f"Harvest source {data_dict.get('id')!r} not found")
+    if context.pop("clear_source", False) or tk.asbool(data_dict.get("clear", False)):
+        lifecycle.clear(stored.id)
+    return up(context, {"id": stored.id})
+
+
+@tk.chained_action
+def harvest_source_clear(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    """Purge every dataset the source brought, and its jobs and objects; keep the
+    source. Through CKAN's ``dataset_purge``, one dataset per transaction.
+
+    :param id: the source's id or name
+    :returns: ``{"id": source id, "purged": number of datasets purged}``
+    """
+    tk.check_access("harvest_source_clear", context, data_dict)
+    stored = stored_source(data_dict.get("id"))
+    if stored is None:
+        raise tk.ObjectNotFound(f"Harvest source {data_dict.get('id')!r} not found")
+    purged = lifecycle.clear(stored.id)
+    if stored.active:
+        tk.get_action("harvest_source_reindex")(
+            {"model": model, "ignore_auth": True}, {"id": stored.id}
+        )
+    return {"id": stored.id, "purged": purged}
+
+
+@tk.chained_action
+def harvest_job_abort(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    job = up(context, data_dict)
+    jobs.remove_from_gather_queue(job["id"])
+    return job
+
+
+def get_actions() -> dict[str, Any]:
+    return {
+        "package_create": package_create,
+        "package_update": package_update,
+        "package_delete": package_delete,
+        "harvest_source_delete": harvest_source_delete,
+        "harvest_source_clear": harvest_source_clear,
+        "harvest_job_abort": harvest_job_abort,
+    }
