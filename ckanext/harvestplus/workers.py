@@ -88,7 +88,7 @@ class Worker:
                     connection = queue.get_connection()
                     connection.ping()
                     if backoff > 1:
-                        log.info("%s worker: Redis is back", self.stage.value)
+                        log.warning("%s worker: Redis is back", self.stage.value)
                     backoff = 1.0
                 item = connection.blpop([self.routing_key], timeout=self.poll)
             except (redis.ConnectionError, redis.TimeoutError) as e:

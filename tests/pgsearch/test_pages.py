@@ -9,20 +9,23 @@ from ckan.tests import factories
 
 @pytest.fixture
 def datasets(clean_db, clean_index):
+    # Fixed notes: the factory's random ones may say "trees" too.
     org = factories.Organization(name="parks-dept", title="Parks Department")
     factories.Dataset(
         title="Tree inventory",
+        notes="Every street tree of the city.",
         owner_org=org["id"],
         tags=[{"name": "trees"}],
         resources=[{"url": "http://x.test/t.csv", "format": "CSV"}],
     )
     factories.Dataset(
         title="Playgrounds",
+        notes="Where children play.",
         owner_org=org["id"],
         tags=[{"name": "parks"}],
         resources=[{"url": "http://x.test/p.geojson", "format": "GeoJSON"}],
     )
-    factories.Dataset(title="Bus stops", tags=[{"name": "transport"}])
+    factories.Dataset(title="Bus stops", notes="Where buses stop.", tags=[{"name": "transport"}])
 
 
 def page_titles(html: str) -> list[str]:
