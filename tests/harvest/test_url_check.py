@@ -23,7 +23,7 @@ def web_page():
     """A web server on loopback that serves an HTML page at every address (not a catalogue)."""
 
     class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             body = b"<html><body>A town's web site</body></html>"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
