@@ -2,12 +2,12 @@
 # Local CKAN with this extension, harvesting a second, "remote" CKAN; run by
 # `make demo`. Both are the installed CKAN, each with its own ini (demo.ini,
 # demo-remote.ini), database and port. The remote is seeded with sample
-# datasets, the local site gets a harvestplus_ckan source for it, and the
-# source is harvested once in this process, with a progress bar.
-# With a terminal on stdin the local server stays in the foreground until
-# Ctrl-C, which stops both. Without one (CI, scripts) or with DEMO_DETACH=1
-# both keep running in the background (logs .demo/ckan.log and
-# .demo/remote.log, pids .demo/ckan.pid and .demo/remote.pid; `make demo-stop`).
+# datasets, the local site gets a harvestplus_ckan source for it.
+# Everything a production site runs starts in the background, each with a
+# log and a pid file in .demo/: the local web app (ckan), the gather and
+# fetch workers (gather, fetch), the scheduler (scheduler) and the remote
+# (remote). The first harvest then goes through the queues and the workers,
+# with a progress bar. `make demo-stop` stops them all.
 # Running it again reuses everything: the harvest then finds nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,10 +36,6 @@ sql() { psql "postgresql://harvestplus:harvestplus@127.0.0.1:5432/$1" -X -A -t -
 answers() { "$VENV/bin/python" -c 'import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=5)' \
     "$1/api/3/action/status_show" 2>/dev/null; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-if [ -n "${DEMO_DETACH:-}" ]; then detach=$DEMO_DETACH
-elif [ -t 0 ]; then detach=0
-else detach=1; fi
 
 [ -x "$VENV/bin/ckan" ] || die "$VENV/bin/ckan missing: run make install first"
 [ "$PORT" != "$REMOTE_PORT" ] || die "DEMO_PORT and DEMO_REMOTE_PORT are both $PORT"
@@ -89,42 +85,36 @@ for site in local remote; do
     fi
 done
 
-# serve INI PORT [LOG]: a CKAN server in the background; its pid in $served.
-# Detached, it gets its own session so it outlives make and a closing terminal.
-serve() {
-    local cmd=("$VENV/bin/ckan" -c "$1" run -H 127.0.0.1 -p "$2" --disable-reloader)
-    if [ "$detach" = 1 ]; then setsid "${cmd[@]}" >"$3" 2>&1 </dev/null &
-    elif [ -n "${3:-}" ]; then "${cmd[@]}" >"$3" 2>&1 </dev/null &
-    else "${cmd[@]}" & fi
-    served=$!
+# start NAME LOG COMMAND...: a process in the background, in its own session so
+# that it outlives make and a closing terminal; its pid goes to $DIR/NAME.pid.
+start() {
+    local name=$1 log=$2
+    shift 2
+    setsid "$@" >"$log" 2>&1 </dev/null &
+    echo $! >"$DIR/$name.pid"
+    pids+=("$!")
 }
-
-echo "==> Starting the remote CKAN on $REMOTE_URL (log $DIR/remote.log)"
-serve "$REMOTE_INI" "$REMOTE_PORT" "$DIR/remote.log"
-remote_pid=$served
-echo "$remote_pid" >"$DIR/remote.pid"
-echo "==> Starting CKAN on $URL"
-if [ "$detach" = 1 ]; then
-    serve "$INI" "$PORT" "$DIR/ckan.log"
-    log=$DIR/ckan.log
-else
-    serve "$INI" "$PORT"
-    log="the output above"
-fi
-pid=$served
-echo "$pid" >"$DIR/ckan.pid"
-# Until the end, any failure (or Ctrl-C) takes both servers down with it.
+pids=()
+# Until the end, any failure (or Ctrl-C) takes every process down with it.
 stop() {
-    rm -f "$DIR/ckan.pid" "$DIR/remote.pid"
-    local p
-    for p in "$pid" "$remote_pid"; do
-        kill "$p" 2>/dev/null || continue
-        wait "$p" 2>/dev/null || :  # it dies of our SIGTERM; that is no error
-    done
+    local p name
+    for name in ckan remote gather fetch scheduler; do rm -f "$DIR/$name.pid"; done
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done
 }
 trap stop EXIT
-trap 'echo " demo stopped"; exit 0' INT
+trap 'echo " demo stopped"; exit 130' INT
 trap 'exit 143' TERM
+
+echo "==> Starting the remote CKAN on $REMOTE_URL (log $DIR/remote.log)"
+start remote "$DIR/remote.log" "$VENV/bin/ckan" -c "$REMOTE_INI" run -H 127.0.0.1 -p "$REMOTE_PORT" --disable-reloader
+remote_pid=$!
+echo "==> Starting CKAN on $URL (log $DIR/ckan.log)"
+start ckan "$DIR/ckan.log" "$VENV/bin/ckan" -c "$INI" run -H 127.0.0.1 -p "$PORT" --disable-reloader
+pid=$!
+echo "==> Starting the gather and fetch workers and the scheduler (logs $DIR/gather.log, fetch.log, scheduler.log)"
+start gather "$DIR/gather.log" "$VENV/bin/ckan" -c "$INI" harvestplus worker gather
+start fetch "$DIR/fetch.log" "$VENV/bin/ckan" -c "$INI" harvestplus worker fetch
+start scheduler "$DIR/scheduler.log" "$VENV/bin/ckan" -c "$INI" harvestplus scheduler --interval 60
 
 wait_for() {  # url pid log
     local i
@@ -136,7 +126,10 @@ wait_for() {  # url pid log
     done
 }
 wait_for "$REMOTE_URL" "$remote_pid" "$DIR/remote.log"
-wait_for "$URL" "$pid" "$log"
+wait_for "$URL" "$pid" "$DIR/ckan.log"
+for name in gather fetch scheduler; do
+    kill -0 "$(cat "$DIR/$name.pid")" 2>/dev/null || die "the $name process exited; see $DIR/$name.log"
+done
 
 # token SITE: a fresh API token of the admin; demo_seed.py revokes it when done.
 token() { "$1" user token add "$ADMIN" demo | tail -n 1 | tr -d '[:space:]'; }
@@ -149,30 +142,27 @@ echo "==> Seeding demo datasets and the harvest source $SOURCE"
 t=$(token ckan)
 seed "$t" local "$URL" --source "$SOURCE" --remote-url "$REMOTE_URL"
 
-echo "==> Harvesting $SOURCE ($REMOTE_URL)"
+echo "==> Harvesting $SOURCE ($REMOTE_URL) through the queues and the workers"
 harvest_failed=0
-ckan harvestplus run "$SOURCE" --sync || harvest_failed=$?
+# A job left unfinished by an earlier demo that was killed half way is ended first.
+ckan harvester job-abort "$SOURCE" >/dev/null 2>&1 || :
+ckan harvestplus run "$SOURCE" --wait || harvest_failed=$?
 
 cat <<EOF
 
   CKAN demo:       $URL
     harvest sources:  $URL/harvest
-    this source:      $URL/harvest/$SOURCE   (jobs, errors, "Reharvest")
+    this source:      $URL/harvest/$SOURCE   (Admin: Reharvest, Jobs, Edit, Delete)
     datasets:         $URL/dataset   (harvested ones: $URL/organization/northvale-region)
   Remote CKAN:     $REMOTE_URL   (what was harvested: $REMOTE_URL/dataset)
   Log in (both):   $ADMIN / $ADMIN_PASSWORD
-  Harvest again:   $VENV/bin/ckan -c $INI harvestplus run $SOURCE --sync
+  Running:         web app, gather and fetch workers, scheduler (every 60 s), remote;
+                   logs and pids in $DIR/. Stop them all with: make demo-stop
 
 EOF
 if [ "$harvest_failed" != 0 ]; then
     echo "demo.sh: the harvest failed or some records errored (exit $harvest_failed);" \
-        "the servers stay up so you can look at $URL/harvest/$SOURCE" >&2
+        "everything stays up so you can look at $URL/harvest/$SOURCE" >&2
 fi
-if [ "$detach" = 1 ]; then
-    trap - EXIT
-    echo "Running in the background (pids $pid and $remote_pid, logs $DIR/ckan.log and" \
-        "$DIR/remote.log). Stop them with: make demo-stop"
-    exit "$harvest_failed"
-fi
-echo "Press Ctrl-C to stop."
-wait "$pid"
+trap - EXIT
+exit "$harvest_failed"

@@ -101,30 +101,59 @@ def _print_summary(s: dict[str, Any]) -> None:
 @harvestplus.command()
 @click.argument("source")
 @click.option("--sync", is_flag=True, help="Run gather, fetch and import now, in this process.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Queue the job for the workers and wait until it is finished, showing progress.",
+)
 @click.option("--force", is_flag=True, help="Re-import every record, changed or not.")
 @click.option("--confirm", is_flag=True, help="Confirm removals the mass-deletion guard holds.")
 @JSON
-def run(source: str, sync: bool, force: bool, confirm: bool, as_json: bool) -> None:
-    """Run SOURCE (name or id): queue a job, or with --sync run it here."""
+def run(source: str, sync: bool, wait: bool, force: bool, confirm: bool, as_json: bool) -> None:
+    """Run SOURCE (name or id): queue a job for the workers (--wait: and follow
+    it to the end), or with --sync run it here."""
     from ckanext.harvestplus.pipeline import run as pipeline_run
 
     with _app():
         if not sync:
             queued = _call("harvestplus_source_run", id=source, force=force, confirm=confirm)
-            _emit(queued, as_json, lambda q: click.echo(f"Queued job {q['job_id']}."))
-            return
-        bar = _Progress(enabled=not as_json)
-        try:
-            result = pipeline_run.run_sync(
-                source, force=force, confirmed=confirm, progress=bar.update
-            ).as_dict()
-        except pipeline_run.RunError as e:
-            raise click.ClickException(str(e)) from e
-        finally:
-            bar.close()
+            if not wait:
+                _emit(queued, as_json, lambda q: click.echo(f"Queued job {q['job_id']}."))
+                return
+            click.echo(f"Queued job {queued['job_id']}; waiting for the workers.", err=True)
+            bar = _Progress(enabled=not as_json)
+            try:
+                result = _follow(queued["job_id"], bar)
+            finally:
+                bar.close()
+        else:
+            bar = _Progress(enabled=not as_json)
+            try:
+                result = pipeline_run.run_sync(
+                    source, force=force, confirmed=confirm, progress=bar.update
+                ).as_dict()
+            except pipeline_run.RunError as e:
+                raise click.ClickException(str(e)) from e
+            finally:
+                bar.close()
     _emit(result, as_json, _print_summary)
     if result["errored"] or result["errors"]:
         sys.exit(1)
+
+
+def _follow(job_id: str, bar: _Progress, poll: float = 1.0) -> dict[str, Any]:
+    """Wait for the workers to finish a job; progress once its gather is done."""
+    import time
+
+    from ckanext.harvestplus import jobs
+
+    while True:
+        progress = jobs.progress(job_id)
+        if progress.gathered:
+            bar.update(progress.done, progress.total)
+        if progress.status in jobs.ENDED:
+            return dict(_call("harvestplus_job_summary", id=job_id))
+        time.sleep(poll)
 
 
 class _Progress:
@@ -220,6 +249,25 @@ def orphans(source: str | None, repair: bool, as_json: bool) -> None:
             )
         if not r["repaired"]:
             click.echo("Run again with --repair to do it.")
+
+    _emit(found, as_json, human)
+
+
+@harvestplus.command()
+@click.argument("source")
+@click.option("--dry-run", is_flag=True, help="Only list what would be adopted.")
+@JSON
+def adopt(source: str, dry_run: bool, as_json: bool) -> None:
+    """Adopt into SOURCE the datasets detached from an earlier, deleted source of
+    the same URL, instead of letting its first run create them again."""
+    with _app():
+        found = _call("harvestplus_source_adopt", id=source, dry_run=dry_run)
+
+    def human(r: dict[str, Any]) -> None:
+        verb = "Would adopt" if r["dry_run"] else "Adopted"
+        for d in r["adopted"]:
+            click.echo(f"{d['name']} (remote id {d['remote_id']})")
+        click.echo(f"{verb} {len(r['adopted'])} dataset(s).")
 
     _emit(found, as_json, human)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import ckan.plugins.toolkit as tk
@@ -38,6 +39,43 @@ FINISH_SQL = sa.text(
     RETURNING j.source_id
     """
 )
+
+
+@dataclass(frozen=True)
+class Progress:
+    status: str
+    #: Whether the gather stage is over (``total`` is known).
+    gathered: bool
+    #: Objects of the job that need a write, and how many of them are done.
+    total: int
+    done: int
+
+
+#: Objects that went through the fetch queue; those of unchanged records were
+#: written complete at gather time (fetched "at" the moment they were gathered).
+PROGRESS_SQL = sa.text(
+    """
+    SELECT j.status, j.gather_finished IS NOT NULL,
+           count(o.id) FILTER (WHERE queued),
+           count(o.id) FILTER (WHERE queued AND o.state IN ('COMPLETE', 'ERROR'))
+    FROM harvest_job j
+    LEFT JOIN LATERAL (
+        SELECT o.id, o.state, o.fetch_started IS DISTINCT FROM o.gathered AS queued
+        FROM harvest_object o WHERE o.harvest_job_id = j.id
+    ) o ON true
+    WHERE j.id = :id
+    GROUP BY j.id
+    """
+)
+
+
+def progress(job_id: str) -> Progress:
+    """Where a queued job is: its status and, once gathered, objects done of total."""
+    row = model.Session.execute(PROGRESS_SQL, {"id": job_id}).first()
+    model.Session.rollback()  # read fresh on the next call
+    if row is None:
+        return Progress("Finished", True, 0, 0)
+    return Progress(str(row[0]), bool(row[1]), int(row[2]), int(row[3]))
 
 
 def local_now() -> str:

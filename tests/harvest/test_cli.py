@@ -114,3 +114,59 @@ def test_orphans_reports_none_on_a_healthy_site(cli, seed, make_source):
     result = invoke(cli, "orphans")
     assert result.exit_code == 0, result.output
     assert "No orphaned datasets." in result.output
+
+
+def test_run_wait_follows_a_queued_job_through_the_workers(cli, seed, make_source):
+    import threading
+
+    from ckanext.harvest import queue
+
+    from ckanext.harvestplus.workers import Stage, Worker
+
+    queue.purge_queues()
+    seed(3)
+    source = make_source()
+
+    def workers() -> None:
+        Worker(Stage.GATHER, poll=0.2).run(max_messages=1)
+        Worker(Stage.FETCH, poll=0.2).run(max_messages=3)
+
+    thread = threading.Thread(target=workers, daemon=True)
+    thread.start()
+    result = invoke(cli, "run", source["name"], "--wait")
+    thread.join(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert "waiting for the workers" in result.output
+    assert "Gathered: 3 record(s) to import." in result.output
+    assert ": Finished" in result.output and "created 3, updated 0" in result.output
+
+
+def test_adopt_lists_then_adopts_detached_datasets(cli, seed, make_source):
+    from ckan.tests.helpers import call_action
+
+    seed(2)
+    first = make_source()
+    assert invoke(cli, "run", first["name"], "--sync").exit_code == 0
+    call_action("harvest_source_delete", id=first["id"])
+    second = make_source(deletion_policy="keep")
+
+    dry = invoke(cli, "adopt", second["name"], "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Would adopt 2 dataset(s)." in dry.output
+    done = json.loads(invoke(cli, "adopt", second["name"], "--json").output)
+    assert len(done["adopted"]) == 2 and done["dry_run"] is False
+    assert len(harvested(second["id"])) == 2
+
+
+def test_scheduler_once_ticks_and_exits(cli, seed, make_source):
+    from ckan.tests.helpers import call_action
+
+    seed(1)
+    source = make_source()
+    call_action("harvest_source_patch", id=source["id"], frequency="ALWAYS")
+    result = invoke(cli, "scheduler", "--once")
+    assert result.exit_code == 0, result.output
+    # The source was due: the tick created a job for it and queued it.
+    jobs = call_action("harvest_job_list", source_id=source["id"])
+    assert [j["status"] for j in jobs] == ["Running"]
+    call_action("harvest_job_abort", id=jobs[0]["id"])
