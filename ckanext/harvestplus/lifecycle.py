@@ -161,13 +161,12 @@ def _retire_objects(source_id: str, package_id: str) -> None:
 def _delete_objects(where: Any) -> None:
     """Delete harvest objects matching ``where`` with their extras and errors (no commit)."""
     ids = sa.select(HarvestObject.id).where(where)
-    model.Session.execute(
-        sa.delete(HarvestObjectError).where(HarvestObjectError.harvest_object_id.in_(ids))
-    )
-    model.Session.execute(
-        sa.delete(HarvestObjectExtra).where(HarvestObjectExtra.harvest_object_id.in_(ids))
-    )
-    model.Session.execute(sa.delete(HarvestObject).where(where))
+    for statement in (
+        sa.delete(HarvestObjectError).where(HarvestObjectError.harvest_object_id.in_(ids)),
+        sa.delete(HarvestObjectExtra).where(HarvestObjectExtra.harvest_object_id.in_(ids)),
+        sa.delete(HarvestObject).where(where),
+    ):
+        model.Session.execute(statement.execution_options(synchronize_session=False))
 
 
 def clear(source_id: str) -> int:
@@ -186,7 +185,9 @@ def clear(source_id: str) -> int:
     _delete_objects(HarvestObject.harvest_source_id == source_id)
     job_ids = sa.select(HarvestJob.id).where(HarvestJob.source_id == source_id)
     model.Session.execute(
-        sa.delete(HarvestGatherError).where(HarvestGatherError.harvest_job_id.in_(job_ids))
+        sa.delete(HarvestGatherError)
+        .where(HarvestGatherError.harvest_job_id.in_(job_ids))
+        .execution_options(synchronize_session=False)
     )
     model.Session.execute(
         sa.text(
@@ -195,7 +196,11 @@ def clear(source_id: str) -> int:
         ),
         {"source": source_id},
     )
-    model.Session.execute(sa.delete(HarvestJob).where(HarvestJob.source_id == source_id))
+    model.Session.execute(
+        sa.delete(HarvestJob)
+        .where(HarvestJob.source_id == source_id)
+        .execution_options(synchronize_session=False)
+    )
     model.Session.commit()
     return purged
 

@@ -24,6 +24,24 @@ from tests.remote.ckan import free_port
 
 pytestmark = HARVEST
 ROOT = Path(__file__).resolve().parents[2]
+#: CKAN 2.11 reads logging only from the ini it is given, not from one it uses.
+LOGGING = """
+[loggers]
+keys = root
+[handlers]
+keys = console
+[formatters]
+keys = generic
+[logger_root]
+level = WARNING
+handlers = console
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+formatter = generic
+[formatter_generic]
+format = %(levelname)s [%(name)s] %(message)s
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +177,7 @@ def test_a_worker_process_outlives_an_idle_connection_and_a_redis_restart(
     ini = tmp_path / "worker.ini"
     ini.write_text(
         f"[app:main]\nuse = config:{ROOT / 'test.ini'}\n"
-        f"ckan.harvest.mq.port = {own_redis['port']}\nckan.harvest.mq.redis_db = 0\n"
+        f"ckan.harvest.mq.port = {own_redis['port']}\nckan.harvest.mq.redis_db = 0\n" + LOGGING
     )
     log = tmp_path / "worker.log"
     ckan = Path(sys.executable).parent / "ckan"
