@@ -22,7 +22,6 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -119,15 +118,13 @@ class Worker:
         job_id = None
         try:
             consumer.redis.set(consumer.persistance_key(body), str(jobs.local_now()))
-            job_id = self._job_id(body)
-            if self.stage is Stage.GATHER:
-                if job_id is not None and not jobs.waiting_for_gather(job_id):
-                    log.info("Job %s was stopped before its gather started; skipped", job_id)
-                    consumer.basic_ack(body)
-                    return
-                self._call(queue.gather_callback, consumer, method, body)
-            else:
-                self._call(queue.fetch_callback, consumer, method, body)
+            job_id, skip = self._read(body)
+            if skip:
+                log.info("%s worker: skipped %s (%s)", self.stage.value, body[:200], skip)
+                consumer.basic_ack(body)
+                return
+            callback = queue.gather_callback if self.stage is Stage.GATHER else queue.fetch_callback
+            callback(consumer, method, None, body)
         except Exception:
             log.exception("%s worker: message %s failed", self.stage.value, body[:200])
             model.Session.rollback()
@@ -137,26 +134,35 @@ class Worker:
                 _finish_quietly(job_id)
             model.Session.remove()
 
-    @staticmethod
-    def _call(callback: Callable[..., Any], consumer: Any, method: Any, body: str) -> None:
-        callback(consumer, method, None, body)
+    def _read(self, body: str) -> tuple[str | None, str]:
+        """The job a message belongs to, and why it must be skipped ("" to run it).
 
-    def _job_id(self, body: str) -> str | None:
-        """The job a message belongs to (a fetch message names only its object)."""
+        A gather message of a job stopped while queued is skipped. So is a
+        fetch message of an object that is already done: ``ckan harvester run``
+        re-sends every waiting object that is not in the queue, including the
+        one a worker has just taken, and ckanext-harvest would import it a
+        second time, or mark it ERROR once its job has finished.
+        """
         try:
             message = json.loads(body)
         except ValueError:
-            return None
+            return None, ""  # ckanext-harvest's callback says what is wrong with it
         if self.stage is Stage.GATHER:
-            return message.get("harvest_job_id")
-        object_id = message.get("harvest_object_id")
-        if not object_id:
-            return None
+            job_id = message.get("harvest_job_id")
+            if job_id and not jobs.waiting_for_gather(job_id):
+                return job_id, "its job was stopped before its gather started"
+            return job_id, ""
         row = model.Session.execute(
-            sa.select(HarvestObject.harvest_job_id).where(HarvestObject.id == object_id)
+            sa.select(HarvestObject.harvest_job_id, HarvestObject.state).where(
+                HarvestObject.id == message.get("harvest_object_id")
+            )
         ).first()
         model.Session.rollback()  # no transaction left open across the callback
-        return str(row[0]) if row else None
+        if row is None:
+            return None, ""
+        if row[1] in ("COMPLETE", "ERROR"):
+            return str(row[0]), f"already {row[1]}"
+        return str(row[0]), ""
 
 
 def _ack_quietly(consumer: queue.RedisConsumer, body: str) -> None:

@@ -77,6 +77,27 @@ def test_a_queued_run_is_gathered_fetched_and_finished_by_the_workers(seed, make
     assert len(harvested(source["id"])) == 3
 
 
+def test_a_resent_message_of_a_finished_object_is_skipped(seed, make_source):
+    """``ckan harvester run`` re-sends waiting objects that are not in the queue,
+    including the one a worker has just taken; the copy must change nothing."""
+    seed(2)
+    source = make_source()
+    queued = call_action("harvestplus_source_run", id=source["id"])
+    Worker(Stage.GATHER, poll=0.1).run(max_messages=1)
+    Worker(Stage.FETCH, poll=0.1).run(max_messages=2)
+    done = model.Session.query(HarvestObject).filter_by(harvest_job_id=queued["job_id"]).first()
+    object_id, package_id = done.id, done.package_id
+    modified = model.Package.get(package_id).metadata_modified
+
+    queue.get_fetch_publisher().send({"harvest_object_id": object_id})
+    Worker(Stage.FETCH, poll=0.1).run(max_messages=1)
+    again = model.Session.get(HarvestObject, object_id)
+    assert (again.state, again.report_status, again.retry_times) == ("COMPLETE", "added", 1)
+    assert model.Package.get(package_id).metadata_modified == modified
+    summary = call_action("harvestplus_job_summary", id=queued["job_id"])
+    assert (summary["created"], summary["errored"], summary["status"]) == (2, 0, "Finished")
+
+
 def test_a_run_with_nothing_to_write_finishes_after_the_gather(seed, make_source):
     seed(2)
     source = make_source()
