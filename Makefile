@@ -23,13 +23,19 @@ DEMO_DB ?= harvestplus_demo_$(subst .,_,$(basename $(CKAN_VERSION)))
 endif
 # The second, real CKAN the tests harvest from (tests/remote/).
 REMOTE_DB ?= $(subst _test,_remote_test,$(TEST_DB))
+# The CKAN site the browser tests serve and drive (tests/browser/).
+BROWSER_DB ?= $(subst _test,_browser_test,$(TEST_DB))
+# Debian's chromium, driven by Playwright (its own browser download is not used).
+CHROMIUM ?= /usr/bin/chromium
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(CKAN_VERSION)
 PG_URL := postgresql://harvestplus:harvestplus@127.0.0.1:5432
 # CKAN reads CKAN_SQLALCHEMY_URL in preference to sqlalchemy.url in the ini.
 TEST_ENV := CKAN_SQLALCHEMY_URL=$(PG_URL)/$(TEST_DB) \
-	HARVESTPLUS_REMOTE_SQLALCHEMY_URL=$(PG_URL)/$(REMOTE_DB)
+	HARVESTPLUS_REMOTE_SQLALCHEMY_URL=$(PG_URL)/$(REMOTE_DB) \
+	HARVESTPLUS_BROWSER_SQLALCHEMY_URL=$(PG_URL)/$(BROWSER_DB) \
+	HARVESTPLUS_CHROMIUM=$(CHROMIUM)
 PYTEST_ARGS ?=
 HARVEST_TEST_INI ?= test-harvest.ini
 # This machine's pip config lists local mirror folders that lack most
@@ -40,22 +46,23 @@ pip = @echo "  pip install $(1)"; $(2) $(BIN)/pip install -q $(1) $(PIP_FILTER)
 DEMO_PORT ?= 5000
 DEMO_REMOTE_PORT ?= 5001
 
-.PHONY: help install services lint typecheck test-db pytest pytest-harvest \
+.PHONY: help install services browser lint typecheck test-db pytest pytest-harvest \
 	test demo demo-stop bench-search bench-harvest clean
 
 help:
 	@echo "make install    venv $(VENV) with CKAN $(CKAN_VERSION), requirements, this package"
 	@echo "make services   start PostgreSQL + Redis, create role and $(TEST_DB)"
+	@echo "make browser    install Debian's chromium for the browser tests (tests/browser) if missing"
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy"
 	@echo "make test       lint, typecheck, migrations, our tests, ckanext-harvest's tests"
-	@echo "make demo       CKAN on http://127.0.0.1:$(DEMO_PORT) harvesting a seeded remote CKAN on :$(DEMO_REMOTE_PORT)"
-	@echo "make demo-stop  stop a demo (both servers) left running in the background"
+	@echo "make demo       CKAN on http://127.0.0.1:$(DEMO_PORT) with workers and scheduler, harvesting a remote CKAN on :$(DEMO_REMOTE_PORT)"
+	@echo "make demo-stop  stop the demo (web app, remote, workers, scheduler)"
 	@echo "make bench-search  search benchmark over 10,000 generated datasets (not a test)"
 	@echo "make bench-harvest harvest benchmark, 1k and 10k remote datasets (not a test)"
 	@echo "make clean      remove venvs, stamps and caches (keeps .demo/)"
 	@echo "Variables: CKAN_VERSION=2.12.0|2.11.6 PYTHON=$(PYTHON) PYTEST_ARGS= HARVEST_TEST_INI=test-harvest.ini"
-	@echo "           DEMO_PORT=5000 DEMO_REMOTE_PORT=5001 (make demo), DEMO_DETACH=1 (leave the demo servers in the background)"
+	@echo "           DEMO_PORT=5000 DEMO_REMOTE_PORT=5001 (make demo)"
 
 install: $(STAMP)
 
@@ -79,7 +86,16 @@ $(STAMP): setup.py requirements.txt dev-requirements.txt $(wildcard setup.cfg py
 	@touch $@
 
 services:
-	@scripts/services.sh $(TEST_DB) $(REMOTE_DB)
+	@scripts/services.sh $(TEST_DB) $(REMOTE_DB) $(BROWSER_DB)
+
+# The browser tests drive Debian's chromium; quiet when it is there.
+browser:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] || \
+		{ echo "$(CHROMIUM) missing: the browser tests need Debian's chromium" \
+			"(as root: apt-get install chromium)" >&2; exit 1; }; \
+		echo "==> Installing chromium for the browser tests"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) still missing after installing chromium" >&2; exit 1; }
 
 lint: install
 	@echo "==> ruff"
@@ -97,7 +113,7 @@ test-db: install services
 	$(TEST_ENV) $(BIN)/ckan -c test.ini db upgrade -p harvest
 	$(TEST_ENV) $(BIN)/ckan -c test.ini db upgrade -p harvestplus
 
-pytest: test-db
+pytest: test-db browser
 	@echo "==> pytest tests (CKAN $(CKAN_VERSION), database $(TEST_DB))"
 	$(TEST_ENV) $(BIN)/pytest --ckan-ini=test.ini $(PYTEST_ARGS) tests
 
@@ -118,7 +134,7 @@ pytest-harvest: test-db
 # SQLAlchemy 1.4, whose type information differs; its tests still run.
 CHECKS := $(if $(filter 2.12.0,$(CKAN_VERSION)),lint typecheck)
 
-test: install $(CHECKS) test-db pytest pytest-harvest
+test: install $(CHECKS) test-db browser pytest pytest-harvest
 	@echo "==> make test: all passed (CKAN $(CKAN_VERSION))"
 
 # The remote catalogue's database: harvestplus_demo_remote (_2_11 for CKAN 2.11).
@@ -127,14 +143,15 @@ demo: install
 		DEMO_REMOTE_DB=$(subst _demo,_demo_remote,$(DEMO_DB)) DEMO_REMOTE_PORT=$(DEMO_REMOTE_PORT) \
 		scripts/demo.sh
 
-# Stops the local server and the remote one, and waits for them to go, so
-# `make demo` right after finds the ports free.
+# Stops every process of the demo (web app, remote, workers, scheduler) and
+# waits for them to go, so `make demo` right after finds the ports free.
+DEMO_PROCESSES := ckan remote gather fetch scheduler
 demo-stop:
-	@pids=; for f in .demo/ckan.pid .demo/remote.pid; do \
+	@pids=; for name in $(DEMO_PROCESSES); do f=.demo/$$name.pid; \
 		pid=$$(cat "$$f" 2>/dev/null) && kill "$$pid" 2>/dev/null && pids="$$pids $$pid"; \
 		rm -f "$$f"; \
 	done; \
-	[ -n "$$pids" ] || { echo "no demo running (.demo/ckan.pid, .demo/remote.pid)"; exit 0; }; \
+	[ -n "$$pids" ] || { echo "no demo running (.demo/*.pid)"; exit 0; }; \
 	for pid in $$pids; do \
 		for i in $$(seq 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
 	done; \
@@ -160,5 +177,5 @@ bench-harvest: install
 	$(BIN)/python bench/harvest.py --db $(BENCH_DB) $(BENCH_ARGS) | tee bench/results/harvest.txt
 
 clean:
-	rm -rf .venv .venv-* .mypy_cache .ruff_cache .pytest_cache .test-storage
+	rm -rf .venv .venv-* .mypy_cache .ruff_cache .pytest_cache .test-storage .test-artifacts
 	find ckanext tests -name __pycache__ -type d -prune -exec rm -rf {} +
