@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from tests.remote.ckan import CKAN, free_port
+from tests.remote.ckan import CKAN, call_api, free_port
 
 INI = Path(__file__).parent / "ckan.ini"
 DEFAULT_DB = "postgresql://harvestplus:harvestplus@127.0.0.1:5432/harvestplus_browser_test"
@@ -47,16 +47,7 @@ class Site:
 
     def action(self, action: str, /, **data: Any) -> Any:
         """Call the site's action API as the sysadmin."""
-        response = requests.post(
-            f"{self.url}/api/3/action/{action}",
-            json=data,
-            headers={"Authorization": self.token},
-            timeout=60,
-        )
-        body = response.json()
-        if not body.get("success"):
-            raise AssertionError(f"site {action} failed: {body.get('error')}")
-        return body["result"]
+        return call_api(self.url, self.token, action, data, site="site")
 
     def spawn(self, name: str, *args: str) -> None:
         with (self.logs / f"{name}.log").open("ab") as out:

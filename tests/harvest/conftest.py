@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,48 @@ from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestObject
 
 PLUGINS = "harvest harvestplus harvestplus_pgsearch harvestplus_ckan harvestplus_dkan"
+ROOT = Path(__file__).resolve().parents[2]
+#: An ini for a CKAN process a test starts: test.ini with ``settings`` over it, and
+#: logging sections of its own (CKAN 2.11 reads logging only from the ini it is given).
+WORKER_INI = """\
+[DEFAULT]
+debug = false
+
+[app:main]
+use = config:{test_ini}
+ckan.plugins = {plugins}
+ckanext.harvestplus.http.allowed_private = 127.0.0.1
+{settings}
+
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)s [%(name)s] %(message)s
+"""
+
+
+def worker_ini(path: Path, **settings: Any) -> Path:
+    """Write an ini for a worker process at ``path`` (setting names with dots as keys)."""
+    lines = "\n".join(f"{key} = {value}" for key, value in settings.items())
+    path.write_text(WORKER_INI.format(test_ini=ROOT / "test.ini", plugins=PLUGINS, settings=lines))
+    return path
 
 
 #: Module marks of every harvest test: the harvest plugins, loopback allowed, a clean database.

@@ -258,50 +258,16 @@ def test_gather_failing_half_way_writes_nothing_and_the_job_still_finishes(
     _completes(source, gone, local_id)
 
 
-WORKER_INI = """\
-[DEFAULT]
-debug = false
-
-[app:main]
-use = config:{test_ini}
-ckan.plugins = {plugins}
-ckanext.harvestplus.http.allowed_private = 127.0.0.1
-
-[loggers]
-keys = root
-
-[handlers]
-keys = console
-
-[formatters]
-keys = generic
-
-[logger_root]
-level = WARNING
-handlers = console
-
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-level = NOTSET
-formatter = generic
-
-[formatter_generic]
-format = %(levelname)s [%(name)s] %(message)s
-"""
-
-
 def test_worker_killed_between_package_delete_and_commit(ten, remote_ckan, tmp_path):
     import subprocess
     import sys
     from pathlib import Path
 
-    from tests.harvest.conftest import PLUGINS
+    from tests.harvest.conftest import worker_ini
 
     source, gone, local_id = _delete_one(ten, remote_ckan)
     root = Path(__file__).parents[2]
-    ini = tmp_path / "worker.ini"
-    ini.write_text(WORKER_INI.format(test_ini=root / "test.ini", plugins=PLUGINS))
+    ini = worker_ini(tmp_path / "worker.ini")
     model.Session.commit()
     done = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("killed_worker.py")), str(ini), source["id"]],

@@ -40,6 +40,20 @@ def post(app, url: str, user: dict, **kwargs):
     return app.post(url, headers={"Authorization": user["token"]}, **kwargs)
 
 
+def latest_job(source_id: str) -> tuple[str, bool, bool]:
+    """The source's newest job: its id and the force and confirm options it was queued with."""
+    job = (
+        model.Session.query(HarvestJob)
+        .filter_by(source_id=source_id)
+        .order_by(HarvestJob.created.desc())
+        .first()
+    )
+    force, confirmed = model.Session.execute(
+        sa.text("SELECT force, confirmed FROM harvestplus_job WHERE job_id = :id"), {"id": job.id}
+    ).one()
+    return job.id, force, confirmed
+
+
 def test_edit_form_shows_the_saved_settings_after_a_job(app, seed, make_source, sysadmin):
     seed(1)
     source = make_source(deletion_policy="keep", grace_days=3)
@@ -110,17 +124,8 @@ def test_a_held_job_offers_confirm_and_run_to_admins_only(app, held, local_org, 
     assert refused.status_code == 403
 
     post(app, f"/harvestplus/source/{source['id']}/run", sysadmin, data={"confirm": "true"})
-    job = (
-        model.Session.query(HarvestJob)
-        .filter_by(source_id=source["id"])
-        .order_by(HarvestJob.created.desc())
-        .first()
-    )
-    confirmed = model.Session.execute(
-        sa.text("SELECT confirmed FROM harvestplus_job WHERE job_id = :id"),
-        {"id": job.id},
-    ).scalar()
-    assert job.id != summary.job_id and confirmed is True
+    job_id, _, confirmed = latest_job(source["id"])
+    assert job_id != summary.job_id and confirmed is True
 
 
 def test_reharvest_force_queues_a_forced_run(app, seed, make_source, sysadmin):
@@ -136,21 +141,12 @@ def test_reharvest_force_queues_a_forced_run(app, seed, make_source, sysadmin):
         data={"force": "true"},
     )
     assert "The forced reharvest will start shortly." in page.body
-    job = (
-        model.Session.query(HarvestJob)
-        .filter_by(source_id=source["id"])
-        .order_by(HarvestJob.created.desc())
-        .first()
-    )
-    forced = model.Session.execute(
-        sa.text("SELECT force FROM harvestplus_job WHERE job_id = :id"),
-        {"id": job.id},
-    ).scalar()
+    job_id, forced, _ = latest_job(source["id"])
     assert forced is True
     # While it waits, Reharvest is disabled and Stop is offered.
     admin_page = get(app, f"/harvest/admin/{source['name']}", sysadmin).body
     assert "Stop" in text(admin_page, ".content_action")
-    call_action("harvest_job_abort", id=job.id)
+    call_action("harvest_job_abort", id=job_id)
 
 
 def test_delete_buttons_post_to_harvestplus(app, seed, make_source, sysadmin):

@@ -19,29 +19,10 @@ from ckanext.harvest import queue
 from ckanext.harvest.model import HarvestJob, HarvestObject
 
 from ckanext.harvestplus.workers import Stage, Worker
-from tests.harvest.conftest import HARVEST, harvested
+from tests.harvest.conftest import HARVEST, harvested, worker_ini
 from tests.remote.ckan import free_port
 
 pytestmark = HARVEST
-ROOT = Path(__file__).resolve().parents[2]
-#: CKAN 2.11 reads logging only from the ini it is given, not from one it uses.
-LOGGING = """
-[loggers]
-keys = root
-[handlers]
-keys = console
-[formatters]
-keys = generic
-[logger_root]
-level = WARNING
-handlers = console
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-formatter = generic
-[formatter_generic]
-format = %(levelname)s [%(name)s] %(message)s
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -195,11 +176,8 @@ def test_a_worker_process_outlives_an_idle_connection_and_a_redis_restart(
 ):
     seed(1)
     source = make_source()
-    ini = tmp_path / "worker.ini"
-    ini.write_text(
-        f"[app:main]\nuse = config:{ROOT / 'test.ini'}\n"
-        f"ckan.harvest.mq.port = {own_redis['port']}\nckan.harvest.mq.redis_db = 0\n" + LOGGING
-    )
+    settings = {"ckan.harvest.mq.port": own_redis["port"], "ckan.harvest.mq.redis_db": 0}
+    ini = worker_ini(tmp_path / "worker.ini", **settings)
     log = tmp_path / "worker.log"
     ckan = Path(sys.executable).parent / "ckan"
     with log.open("wb") as out:

@@ -31,6 +31,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def call_api(url: str, token: str, action: str, data: dict[str, Any], site: str) -> Any:
+    """Call a served CKAN's action API with an API token; raise when it fails."""
+    response = requests.post(
+        f"{url}/api/3/action/{action}", json=data, headers={"Authorization": token}, timeout=60
+    )
+    body = response.json()
+    if not body.get("success"):
+        raise AssertionError(f"{site} {action} failed: {body.get('error')}")
+    return body["result"]
+
+
 @dataclass
 class RemoteCkan:
     url: str
@@ -39,16 +50,7 @@ class RemoteCkan:
     log: Path
 
     def action(self, action: str, /, **data: Any) -> Any:
-        response = requests.post(
-            f"{self.url}/api/3/action/{action}",
-            json=data,
-            headers={"Authorization": self.token},
-            timeout=60,
-        )
-        body = response.json()
-        if not body.get("success"):
-            raise AssertionError(f"remote {action} failed: {body.get('error')}")
-        return body["result"]
+        return call_api(self.url, self.token, action, data, site="remote")
 
     def stop(self) -> None:
         self.process.terminate()
