@@ -106,7 +106,9 @@ def brought_packages(source_id: str) -> list[str]:
         HarvestObject.harvest_source_id == source_id, HarvestObject.package_id.isnot(None)
     )
     held_elsewhere = sa.select(HarvestObject.package_id).where(
-        HarvestObject.current.is_(True), HarvestObject.harvest_source_id != source_id
+        HarvestObject.current.is_(True),
+        HarvestObject.harvest_source_id != source_id,
+        HarvestObject.package_id.isnot(None),  # NOT IN over a NULL matches nothing
     )
     rows = model.Session.execute(
         sa.select(model.Package.id).where(

@@ -110,13 +110,12 @@ class CkanBackend(Backend):
         return " ".join(parts)
 
     # --- listing ---------------------------------------------------------
-    def probe(self, ctx: Context) -> str:
+    def probe(self, ctx: Context) -> None:
         found = self.call(
             ctx, "package_search", {"q": "*:*", "fq": self.filter_query(ctx.config), "rows": 0}
         )
         if not isinstance(found, dict) or "count" not in found:
             raise ListingIncomplete("package_search did not answer a dataset count")
-        return f"{found['count']} datasets match this configuration"
 
     def api(self, ctx: Context, action: str) -> str:
         return f"{ctx.url.rstrip('/')}/api/3/action/{action}"

@@ -113,13 +113,11 @@ class Backend:
     def provenance(self, record: Record, ctx: Context) -> Provenance:
         return Provenance()
 
-    def probe(self, ctx: Context) -> str:
+    def probe(self, ctx: Context) -> None:
         """One cheap request that answers as this kind of catalogue does, made
-        when a source is saved. Returns what was found, for the admin (e.g.
-        "42 datasets"); raises :class:`~.http.FetchError` or
+        when a source is saved; raises :class:`~.http.FetchError` or
         :class:`ListingIncomplete` when the remote does not answer like one."""
         ctx.get(ctx.url)
-        return "the remote answered"
 
     def original_url(self, remote_url: str) -> str:
         return remote_url
