@@ -18,7 +18,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
 from ckanext.harvest import queue
-from ckanext.harvest.model import HarvestJob
+from ckanext.harvest.model import HarvestGatherError, HarvestJob
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,28 @@ def _notify(context: dict[str, Any], source_id: str) -> None:
         harvest_update.send_error_email(dict(context), source_id, status)
     elif notify_all:
         harvest_update.send_summary_email(dict(context), source_id, status)
+
+
+def record_stop(job_id: str, user: str) -> None:
+    """Give a job that was stopped before it ended an end time, and a note of who
+    stopped it when (a job that had ended already is left as it was)."""
+    stopped = dt.datetime.utcnow()
+    ended_now = model.Session.execute(
+        sa.update(HarvestJob)
+        .where(HarvestJob.id == job_id, HarvestJob.finished.is_(None))
+        .values(finished=stopped)
+        .returning(HarvestJob.id)
+    ).first()
+    if ended_now is None:
+        model.Session.rollback()
+        return
+    model.Session.add(
+        HarvestGatherError(
+            harvest_job_id=job_id,
+            message=f"Stopped by {user or 'an administrator'} at {stopped:%Y-%m-%d %H:%M} UTC.",
+        )
+    )
+    model.Session.commit()
 
 
 def remove_from_gather_queue(job_id: str) -> int:

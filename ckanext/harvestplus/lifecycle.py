@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 DETACHED_FROM = PROVENANCE + "detached_from"
 DETACHED_AT = PROVENANCE + "detached_at"
 #: Provenance that only makes sense while a source holds the dataset.
-SOURCE_EXTRAS = (PROVENANCE + "source_id", PROVENANCE + "last_harvest")
+SOURCE_EXTRAS = (PROVENANCE + "source_id",)
 PAGE = 500
 
 
@@ -235,10 +235,12 @@ def _search(fq: str) -> Iterator[dict[str, Any]]:
 
 
 def adoptable(source_id: str) -> list[Detached]:
-    """Detached datasets of this source's address and backend that no source holds."""
+    """Detached datasets of this source's address and backend that no source holds,
+    for remote records this source does not hold a dataset of yet."""
     source = HarvestSource.get(source_id)
     if source is None or not source.active:
         return []
+    taken = set(store.held(source_id))
     url = normalized_url(source.url).replace("\\", "\\\\").replace('"', '\\"')
     held = sa.select(HarvestObject.package_id).where(HarvestObject.current.is_(True))
     held_ids = {str(r[0]) for r in model.Session.execute(held) if r[0]}
@@ -246,7 +248,7 @@ def adoptable(source_id: str) -> list[Detached]:
     for dataset in _search(f'extras_{DETACHED_FROM}:"{url}"'):
         # package_search returns extras asked for in fl without their "extras_" prefix.
         remote_id = dataset.get(f"{PROVENANCE}remote_id")
-        if not remote_id or dataset["id"] in held_ids:
+        if not remote_id or dataset["id"] in held_ids or remote_id in taken:
             continue
         if dataset.get(f"{PROVENANCE}backend") not in (None, source.type):
             continue
@@ -268,11 +270,11 @@ def adoptable(source_id: str) -> list[Detached]:
 def adopt(source_id: str) -> list[Detached]:
     """Attach the adoptable datasets to the source; its next run updates them from
     the remote (or removes them, as its deletion policy says)."""
-    taken: set[str] = set(store.held(source_id))
+    taken: set[str] = set()
     done = []
     for detached in adoptable(source_id):
         if detached.remote_id in taken:
-            continue  # the source already holds a dataset for this remote record
+            continue  # two detached datasets of one remote record: the first one
         api = _api()
         dataset = tk.get_action("package_show")(
             dict(api, for_update=True, use_cache=False), {"id": detached.package_id}

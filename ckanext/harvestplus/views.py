@@ -61,12 +61,13 @@ def delete(id: str) -> Any:  # noqa: A002 (CKAN's name for it)
 
 @harvestplus.route("/<id>/run", methods=["POST"])
 def run(id: str) -> Any:  # noqa: A002
-    """Queue a run now, optionally forced (re-import everything) or confirmed
-    (let removals the mass-deletion guard held go ahead)."""
-    force, confirm = _flag("force"), _flag("confirm")
+    """Queue a run now, optionally forced (re-import everything) or confirming
+    the removals the mass-deletion guard held back in the latest job."""
+    force = _flag("force")
+    confirm_job = tk.request.form.get("confirm_job") or None
     try:
         tk.get_action("harvestplus_source_run")(
-            _context(), {"id": id, "force": force, "confirm": confirm}
+            _context(), {"id": id, "force": force, "confirm_job": confirm_job}
         )
     except tk.ObjectNotFound:
         return tk.abort(404, tk._("Harvest source not found"))
@@ -75,7 +76,7 @@ def run(id: str) -> Any:  # noqa: A002
     except tk.ValidationError as e:
         h.flash_error(_errors(e))
     else:
-        what = "confirmed run" if confirm else "forced reharvest" if force else "harvest"
+        what = "confirmed run" if confirm_job else "forced reharvest" if force else "harvest"
         h.flash_success(tk._("The {what} will start shortly.").format(what=what))
     return h.redirect_to("harvester.admin", id=id)
 

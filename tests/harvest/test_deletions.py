@@ -368,3 +368,68 @@ def test_orphans_are_reattached_under_keep_and_updated_by_the_next_run(ten, remo
     summary = run_sync(source["id"])
     assert (summary.updated, summary.created, summary.unchanged) == (1, 0, 9), summary
     assert_no_orphans(source["id"])
+
+
+def test_confirming_a_held_job_removes_what_it_held_and_holds_what_vanished_since(ten, remote_ckan):
+    source, remote = ten(deletion_policy="delete")
+    remove_remotely(remote_ckan, remote[:3])
+    held_job = run_sync(source["id"])
+    assert held_job.guard and held_job.deleted == 0
+    remove_remotely(remote_ckan, remote[3:5])  # two more vanish before the admin confirms
+
+    confirmed = call_action(
+        "harvestplus_source_run", id=source["id"], confirm_job=held_job.job_id, sync=True
+    )
+    assert confirmed["deleted"] == 3, confirmed
+    assert "2 of 10 datasets (20%) vanished" in confirmed["guard"]
+    assert set(harvested(source["id"])) == {d["id"] for d in remote[3:]}
+
+    # The first report is no longer the latest: it cannot confirm anything now.
+    with pytest.raises(Exception, match="A later run replaced this report"):
+        call_action("harvestplus_source_run", id=source["id"], confirm_job=held_job.job_id)
+    again = call_action(
+        "harvestplus_source_run", id=source["id"], confirm_job=confirmed["job_id"], sync=True
+    )
+    assert again["deleted"] == 2 and again["guard"] is None
+    assert_no_orphans(source["id"])
+
+
+def test_a_job_stopped_while_gathering_changes_nothing(ten, remote_ckan, monkeypatch):
+    from ckanext.harvestplus.backends.ckan import CkanBackend
+
+    source, remote = ten(deletion_policy="delete", page_size=2)
+    remove_remotely(remote_ckan, remote[:1])
+    listing = CkanBackend.listing
+
+    def stopped_half_way(self, ctx):
+        for number, page in enumerate(listing(self, ctx)):
+            if number == 0:  # an admin clicks Stop (another process, committed)
+                with model.ensure_engine().begin() as conn:
+                    conn.execute(
+                        sa.text("UPDATE harvest_job SET status = 'Finished' WHERE source_id = :s"),
+                        {"s": source["id"]},
+                    )
+            yield page
+
+    monkeypatch.setattr(CkanBackend, "listing", stopped_half_way)
+    summary = run_sync(source["id"])
+    assert "Stopped while gathering; nothing was changed." in summary.errors
+    assert (summary.deleted, summary.unchanged, summary.created) == (0, 0, 0), summary
+    assert len(harvested(source["id"])) == 10
+
+
+def test_stop_says_who_stopped_the_job_and_when(seed, make_source):
+    from ckan.tests import factories
+
+    seed(1)
+    source = make_source()
+    queued = call_action("harvestplus_source_run", id=source["id"])
+    admin = factories.Sysadmin()
+    call_action("harvest_job_abort", context={"user": admin["name"]}, id=queued["job_id"])
+    job = HarvestJob.get(queued["job_id"])
+    assert job.finished is not None
+    assert [e.message[: len(f"Stopped by {admin['name']} at ")] for e in job.gather_errors] == [
+        f"Stopped by {admin['name']} at "
+    ]
+    call_action("harvest_job_abort", id=queued["job_id"])  # again: nothing more to say
+    assert len(HarvestJob.get(queued["job_id"]).gather_errors) == 1

@@ -64,7 +64,7 @@ def test_delete_source_keeps_datasets_as_ordinary_datasets(harvested_source, rem
             assert "harvestplus_source_id" not in found
             assert found["harvestplus_detached_from"] == remote_ckan.url
             assert found["harvestplus_remote_id"] == remote_id
-            assert found["harvestplus_detached_at"]
+            assert found["harvestplus_detached_at"] and found["harvestplus_last_harvest"]
     # Not an orphan of the deleted source: detached on purpose.
     assert orphans.find() == []
     assert harvested(source["id"]) == {}
@@ -191,3 +191,11 @@ def test_a_source_that_is_not_deleted_still_blocks_the_same_url_and_config(
             config=stored,
         )
     assert json.loads(stored)["deletion_policy"] == "delete"
+
+
+def test_a_source_that_holds_those_records_is_offered_nothing(harvested_source, make_source):
+    source, _ = harvested_source
+    portal = make_source(deletion_policy="keep")  # another source of the same remote
+    assert run_sync(portal["id"]).created == 3
+    call_action("harvest_source_delete", id=source["id"])
+    assert call_action("harvestplus_source_adopt", id=portal["id"], dry_run=True)["adopted"] == []

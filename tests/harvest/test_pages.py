@@ -40,18 +40,19 @@ def post(app, url: str, user: dict, **kwargs):
     return app.post(url, headers={"Authorization": user["token"]}, **kwargs)
 
 
-def latest_job(source_id: str) -> tuple[str, bool, bool]:
-    """The source's newest job: its id and the force and confirm options it was queued with."""
+def latest_job(source_id: str) -> tuple[str, bool, str | None]:
+    """The source's newest job: its id, whether it was forced, the job it confirms."""
     job = (
         model.Session.query(HarvestJob)
         .filter_by(source_id=source_id)
         .order_by(HarvestJob.created.desc())
         .first()
     )
-    force, confirmed = model.Session.execute(
-        sa.text("SELECT force, confirmed FROM harvestplus_job WHERE job_id = :id"), {"id": job.id}
+    force, confirm_job = model.Session.execute(
+        sa.text("SELECT force, confirm_job FROM harvestplus_job WHERE job_id = :id"),
+        {"id": job.id},
     ).one()
-    return job.id, force, confirmed
+    return job.id, force, confirm_job
 
 
 def test_edit_form_shows_the_saved_settings_after_a_job(app, seed, make_source, sysadmin):
@@ -73,7 +74,10 @@ def test_sidebar_counts_private_datasets_for_those_who_may_see_them(
     assert run_sync(source["id"]).created == 2
     page = get(app, f"/harvest/{source['name']}", sysadmin).body
     assert text(page, ".nums dd") == "2"
-    assert text(app.get(f"/harvest/{source['name']}").body, ".nums dd") == "0"  # anonymous
+    assert len(BeautifulSoup(page, "html.parser").select(".dataset-item")) == 2  # the list too
+    anonymous = app.get(f"/harvest/{source['name']}").body
+    assert text(anonymous, ".nums dd") == "0"
+    assert "There are no datasets associated" in anonymous
 
 
 def test_jobs_tab_counts_kept_records_apart(app, seed, make_source, remote_ckan, sysadmin):
@@ -109,6 +113,9 @@ def test_a_held_job_offers_confirm_and_run_to_admins_only(app, held, local_org, 
     page = get(app, report, sysadmin).body
     assert "Removals held back: 2 of 4 datasets (50%) vanished" in text(page, ".harvestplus-guard")
     assert "Confirm and run" in page
+    assert "1 errors" in text(page, ".harvestplus-counts")  # the guard's job error counts
+    dashboard = get(app, f"/harvest/admin/{source['name']}", sysadmin).body
+    assert "Confirm and run" in text(dashboard, ".harvestplus-guard")
 
     editor = factories.UserWithToken()
     call_action(
@@ -120,12 +127,19 @@ def test_a_held_job_offers_confirm_and_run_to_admins_only(app, held, local_org, 
     page = get(app, report, editor).body
     assert "Confirm and run" not in page
     assert "A sysadmin or an admin of the source's organisation can confirm" in page
-    refused = post(app, f"/harvestplus/source/{source['id']}/run", editor, data={"confirm": "true"})
+    confirm = {"confirm_job": summary.job_id}
+    refused = post(app, f"/harvestplus/source/{source['id']}/run", editor, data=confirm)
     assert refused.status_code == 403
 
-    post(app, f"/harvestplus/source/{source['id']}/run", sysadmin, data={"confirm": "true"})
-    job_id, _, confirmed = latest_job(source["id"])
-    assert job_id != summary.job_id and confirmed is True
+    post(app, f"/harvestplus/source/{source['id']}/run", sysadmin, data=confirm)
+    job_id, _, confirm_job = latest_job(source["id"])
+    assert job_id != summary.job_id and confirm_job == summary.job_id
+    # The held report is no longer the latest: no button, and posting it is refused.
+    page = get(app, report, sysadmin).body
+    assert "Confirm and run" not in page and "A later run replaced this report" in page
+    again = post(app, f"/harvestplus/source/{source['id']}/run", sysadmin, data=confirm)
+    assert "A later run replaced this report" in again.body
+    call_action("harvest_job_abort", id=job_id)
 
 
 def test_reharvest_force_queues_a_forced_run(app, seed, make_source, sysadmin):

@@ -118,6 +118,22 @@ class TestMassDeletionGuard:
         assert len(result.ids(Action.DELETE)) == 10
         assert result.guard is None
 
+    def test_the_held_removals_are_listed_for_confirmation(self):
+        listed = {f"r{i}": "h" for i in range(7)}
+        result = plan(listed, self.held, settings=Settings(policy=Policy.DELETE))
+        assert result.held == {"r7", "r8", "r9"}
+
+    def test_a_confirmation_covers_only_the_removals_it_was_shown(self):
+        delete = Settings(policy=Policy.DELETE)
+        listed = {f"r{i}": "h" for i in range(5)}  # r5..r9 vanished; r7..r9 were confirmed
+        result = plan(listed, self.held, settings=delete, confirmed_ids={"r7", "r8", "r9"})
+        assert result.ids(Action.DELETE) == ["r7", "r8", "r9"]
+        assert result.held == {"r5", "r6"}  # 2 of 10 more: held again, to be confirmed
+        assert "2 of 10 datasets (20%)" in result.guard
+        confirmed = {"r7", "r8", "r9"}  # and r6 too vanished since: 10%, within the limit
+        within = plan({**listed, "r5": "h"}, self.held, settings=delete, confirmed_ids=confirmed)
+        assert within.ids(Action.DELETE) == ["r6", "r7", "r8", "r9"] and within.guard is None
+
     def test_creates_and_updates_go_ahead_while_removals_are_held(self):
         listed = {"r0": "changed", "new": "h"}
         result = plan(listed, self.held)

@@ -57,8 +57,10 @@ def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -
 
     :param id: the source's id or name
     :param force: re-import every record, changed or not (default false)
-    :param confirm: confirm removals the mass-deletion guard would hold back
-        (sysadmins and admins of the source's organisation only)
+    :param confirm: confirm every removal the mass-deletion guard would hold
+        back (sysadmins and admins of the source's organisation only)
+    :param confirm_job: the id of the source's latest job, which the guard held
+        back: confirm only the removals it held back (same permission)
     :param sync: run in this request and return the summary (default false:
         queue the job for the gather and fetch consumers)
     """
@@ -66,18 +68,33 @@ def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -
     tk.check_access("harvestplus_source_run", context, {"id": source.id})
     force = tk.asbool(data_dict.get("force", False))
     confirmed = tk.asbool(data_dict.get("confirm", False))
-    if confirmed:
+    confirm_job = data_dict.get("confirm_job") or None
+    if confirmed or confirm_job:
         tk.check_access("harvestplus_source_confirm", context, {"id": source.id})
+    if confirm_job:
+        problem = run.confirmable(source.id, str(confirm_job))
+        if problem:
+            raise tk.ValidationError({"confirm_job": [problem]})
     if tk.asbool(data_dict.get("sync", False)):
         try:
-            return run.run_sync(source.id, force=force, confirmed=confirmed).as_dict()
+            summary = run.run_sync(
+                source.id, force=force, confirmed=confirmed, confirm_job=confirm_job
+            )
         except run.RunError as e:
             raise tk.ValidationError({"id": [str(e)]}) from e
+        return summary.as_dict()
     api = {"user": context.get("user"), "ignore_auth": True}
     job = tk.get_action("harvest_job_create")(dict(api), {"source_id": source.id, "run": False})
-    save_job_options(job["id"], RunOptions(force=force, confirmed=confirmed))
+    options = RunOptions(force=force, confirmed=confirmed, confirm_job=confirm_job)
+    save_job_options(job["id"], options)
     tk.get_action("harvest_send_job_to_gather_queue")(dict(api), {"id": job["id"]})
-    return {"job_id": job["id"], "source_id": source.id, "force": force, "confirm": confirmed}
+    return {
+        "job_id": job["id"],
+        "source_id": source.id,
+        "force": force,
+        "confirm": confirmed,
+        "confirm_job": confirm_job,
+    }
 
 
 @tk.side_effect_free

@@ -127,8 +127,10 @@ def harvest_source_clear(up: Any, context: dict[str, Any], data_dict: dict[str, 
 
 @tk.chained_action
 def harvest_job_abort(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    """Stop a job: also off the gather queue, and its report says who stopped it when."""
     job = up(context, data_dict)
     jobs.remove_from_gather_queue(job["id"])
+    jobs.record_stop(job["id"], context.get("user") or "")
     return job
 
 

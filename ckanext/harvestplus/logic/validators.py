@@ -25,8 +25,8 @@ from ckanext.harvestplus.pipeline.backend import Context, ListingIncomplete
 from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
 
 SKIP_HINT = (
-    " If the catalogue is only down for now, tick “Save even if the remote does not "
-    "answer” (skip_url_check) and save again."
+    " If the catalogue is only down or failing for now, tick “Save even if the remote "
+    "does not answer” (skip_url_check) and save again."
 )
 
 
@@ -95,9 +95,14 @@ def url_problem(url: str, source_type: str | None, config: str | None) -> UrlPro
     except http.HttpStatusError as e:
         message = f"{url} answered HTTP {e.status} to a {kind} request: is it a {kind} site?"
         return UrlProblem(message + SKIP_HINT, can_skip=True)
+    except http.DeadlineExceeded as e:
+        message = f"{url} did not answer within {e.seconds:g} s."
+        return UrlProblem(message + SKIP_HINT, can_skip=True)
     except http.FetchError as e:
         if e.reason.startswith("gaierror"):
             message = f"The host name {host} does not resolve: check the URL."
+        elif "timed out" in e.reason.lower():
+            message = f"{url} accepted the connection but did not answer in time."
         else:
             message = f"Nothing answers at {url} ({e.reason})."
         return UrlProblem(message + SKIP_HINT, can_skip=True)

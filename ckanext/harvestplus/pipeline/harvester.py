@@ -59,7 +59,12 @@ ARCHIVE_REASON = "Not listed by the remote catalogue since {since}."
 @dataclass(frozen=True)
 class RunOptions:
     force: bool = False
+    #: An admin confirmed every removal of this run (``--confirm``).
     confirmed: bool = False
+    #: The held job whose removals an admin confirmed ("Confirm and run"); only
+    #: those removals are confirmed (``confirmed_ids``, read from its plan).
+    confirm_job: str | None = None
+    confirmed_ids: frozenset[str] = frozenset()
 
 
 #: Options of a run made in this process (``ckan harvestplus run --sync``).
@@ -75,25 +80,24 @@ def run_options(options: RunOptions) -> Iterator[None]:
         _RUN_OPTIONS.reset(token)
 
 
-JOB_TABLE = sa.table(
-    "harvestplus_job",
-    sa.column("job_id"),
-    sa.column("force"),
-    sa.column("confirmed"),
-    sa.column("plan"),
-    sa.column("guard"),
-)
-
-
 def save_job_options(job_id: str, options: RunOptions) -> None:
     """Remember an admin's options for a queued run (no commit)."""
     model.Session.execute(
         sa.text(
-            "INSERT INTO harvestplus_job (job_id, force, confirmed) VALUES (:id, :f, :c) "
-            "ON CONFLICT (job_id) DO UPDATE SET force = :f, confirmed = :c"
+            "INSERT INTO harvestplus_job (job_id, force, confirmed, confirm_job) "
+            "VALUES (:id, :f, :c, :j) "
+            "ON CONFLICT (job_id) DO UPDATE SET force = :f, confirmed = :c, confirm_job = :j"
         ),
-        {"id": job_id, "f": options.force, "c": options.confirmed},
+        {"id": job_id, "f": options.force, "c": options.confirmed, "j": options.confirm_job},
     )
+
+
+def held_back(job_id: str) -> frozenset[str]:
+    """The identities whose removal the guard held back in a job."""
+    row = model.Session.execute(
+        sa.text("SELECT plan -> 'held' FROM harvestplus_job WHERE job_id = :id"), {"id": job_id}
+    ).first()
+    return frozenset(row[0] or ()) if row else frozenset()
 
 
 def job_options(job: HarvestJob) -> RunOptions:
@@ -101,10 +105,19 @@ def job_options(job: HarvestJob) -> RunOptions:
     if in_process is not None:
         return in_process
     row = model.Session.execute(
-        sa.text("SELECT force, confirmed FROM harvestplus_job WHERE job_id = :id"), {"id": job.id}
+        sa.text("SELECT force, confirmed, confirm_job FROM harvestplus_job WHERE job_id = :id"),
+        {"id": job.id},
     ).first()
-    force = bool(getattr(job, "force_import", False))
-    return RunOptions(force=force or bool(row and row[0]), confirmed=bool(row and row[1]))
+    force = bool(getattr(job, "force_import", False)) or bool(row and row[0])
+    if row is None:
+        return RunOptions(force=force)
+    confirm_job = row[2]
+    return RunOptions(
+        force=force,
+        confirmed=bool(row[1]),
+        confirm_job=confirm_job,
+        confirmed_ids=held_back(confirm_job) if confirm_job else frozenset(),
+    )
 
 
 def digest(dataset: dict[str, Any], ctx: Context) -> str:
@@ -240,6 +253,18 @@ def context_for(backend: Backend, source: Any, options: RunOptions) -> Context:
     )
 
 
+class JobStopped(Exception):  # noqa: N818 (a state, like StopIteration)
+    """An admin stopped the job while it was being gathered."""
+
+
+def _stopped(job_id: str) -> bool:
+    """Whether the job was stopped (by another process, committed) since it started."""
+    status = model.Session.execute(
+        sa.select(HarvestJob.status).where(HarvestJob.id == job_id)
+    ).scalar()
+    return status in ("Finished", "Aborted")
+
+
 class Gather:
     """The gather stage of one job."""
 
@@ -261,6 +286,11 @@ class Gather:
         """
         try:
             return self._run()
+        except JobStopped:
+            model.Session.rollback()
+            log.info("Gather of source %s stopped", self.source.id)
+            HarvestGatherError.create("Stopped while gathering; nothing was changed.", self.job)
+            return []
         except Exception as e:
             model.Session.rollback()
             log.exception("Gather of source %s failed", self.source.id)
@@ -305,6 +335,10 @@ class Gather:
                 break
             self._page(page, ctx, held, locals_, remote, options)
             self._flush()
+            if _stopped(self.job.id):
+                raise JobStopped()
+        if _stopped(self.job.id):
+            raise JobStopped()
 
         result = plan.decide(
             remote,
@@ -314,6 +348,7 @@ class Gather:
             listing_complete=listing_complete,
             force=options.force,
             confirmed=options.confirmed,
+            confirmed_ids=options.confirmed_ids,
         )
         self._removals(result, held)
         store.clear_missing(
@@ -493,6 +528,7 @@ class Gather:
     def _save_plan(self, result: plan.Plan) -> None:
         counts: dict[str, Any] = {a.value: n for a, n in result.counts.items()}
         counts["config_digest"] = self.config_digest
+        counts["held"] = sorted(result.held)
         options = job_options(self.job)
         model.Session.execute(
             sa.text(

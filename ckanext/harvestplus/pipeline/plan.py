@@ -69,6 +69,8 @@ class Plan:
     #: Why removals were held back, or None when they were not.
     guard: str | None = None
     counts: Mapping[Action, int] = field(default_factory=dict)
+    #: Identities whose removal the guard held back (what an admin may confirm).
+    held: frozenset[str] = frozenset()
 
     def ids(self, action: Action) -> list[str]:
         return sorted(i for i, a in self.actions.items() if a is action)
@@ -83,6 +85,7 @@ def decide(
     listing_complete: bool = True,
     force: bool = False,
     confirmed: bool = False,
+    confirmed_ids: frozenset[str] = frozenset(),
 ) -> Plan:
     """Plan one run.
 
@@ -92,6 +95,9 @@ def decide(
     :param listing_complete: False when any page of the remote listing failed.
     :param force: re-import every listed record, changed or not.
     :param confirmed: an admin confirmed this run's removals (overrides the guard).
+    :param confirmed_ids: identities whose removal an admin confirmed after an
+        earlier run held them back: they go ahead, and the guard judges only
+        the others, as if these had not vanished.
     """
     actions: dict[str, Action] = {}
     for identity, content_hash in remote.items():
@@ -109,15 +115,18 @@ def decide(
     for identity in vanished:
         actions[identity] = _vanished(local[identity], settings, now)
 
-    guard = None if confirmed else _guard(remote, local, vanished, settings, listing_complete)
+    judged = [i for i in vanished if i not in confirmed_ids]
+    guard = None if confirmed else _guard(remote, local, judged, settings, listing_complete)
+    held_back: set[str] = set()
     if guard is not None:
-        for identity in vanished:
+        for identity in judged:
             if actions[identity] in REMOVALS:
                 actions[identity] = Action.KEEP
+                held_back.add(identity)
     counts: dict[Action, int] = {}
     for action in actions.values():
         counts[action] = counts.get(action, 0) + 1
-    return Plan(actions=actions, guard=guard, counts=counts)
+    return Plan(actions=actions, guard=guard, counts=counts, held=frozenset(held_back))
 
 
 def _vanished(held: Local, settings: Settings, now: dt.datetime) -> Action:

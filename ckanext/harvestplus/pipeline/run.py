@@ -26,6 +26,7 @@ from ckanext.harvestplus.pipeline import store
 from ckanext.harvestplus.pipeline.harvester import (
     PipelineHarvester,
     RunOptions,
+    held_back,
     run_options,
     save_job_options,
     site_user,
@@ -79,9 +80,14 @@ def run_sync(
     *,
     force: bool = False,
     confirmed: bool = False,
+    confirm_job: str | None = None,
     progress: Progress | None = None,
 ) -> Summary:
-    """Gather, fetch and import one source now, in this process."""
+    """Gather, fetch and import one source now, in this process.
+
+    ``confirmed`` confirms every removal; ``confirm_job`` only those the guard
+    held back in that job (see :func:`confirmable`).
+    """
     source = find_source(source_id_or_name)
     if not source.active:
         raise RunError(f"Source {source_id_or_name!r} is inactive; reactivate it to run it.")
@@ -100,7 +106,12 @@ def run_sync(
     job_dict = tk.get_action("harvest_job_create")(_api(), {"source_id": source.id, "run": False})
     job = HarvestJob.get(job_dict["id"])
     job.status = "Running"
-    options = RunOptions(force=force, confirmed=confirmed)
+    options = RunOptions(
+        force=force,
+        confirmed=confirmed,
+        confirm_job=confirm_job,
+        confirmed_ids=held_back(confirm_job) if confirm_job else frozenset(),
+    )
     save_job_options(job.id, options)
     job.save()
 
@@ -127,6 +138,34 @@ def run_sync(
     result = summary(job.id)
     result.duration = round(time.monotonic() - started, 3)
     return result
+
+
+def latest_job_id(source_id: str) -> str | None:
+    row = model.Session.execute(
+        sa.select(HarvestJob.id)
+        .where(HarvestJob.source_id == source_id)
+        .order_by(HarvestJob.created.desc())
+        .limit(1)
+    ).first()
+    return str(row[0]) if row else None
+
+
+def confirmable(source_id: str, job_id: str) -> str | None:
+    """Why the removals a job held back cannot be confirmed (None: they can).
+
+    Only the source's latest job may be confirmed, so that a report left open
+    in a browser never confirms removals that a later run did not show.
+    """
+    job = HarvestJob.get(job_id)
+    if job is None or job.source_id != source_id:
+        return f"Job {job_id} is not a job of this source."
+    if latest_job_id(source_id) != job.id:
+        return (
+            "A later run replaced this report; confirm the removals from the latest job's report."
+        )
+    if not held_back(job.id):
+        return f"Job {job_id} held no removals back; there is nothing to confirm."
+    return None
 
 
 #: ckanext-harvest's report_status for what an object's import did.
