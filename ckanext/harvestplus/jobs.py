@@ -29,7 +29,7 @@ FINISH_SQL = sa.text(
     """
     UPDATE harvest_job j
     SET status = 'Finished',
-        finished = COALESCE(
+        finished = GREATEST(
             (SELECT max(o.import_finished) FROM harvest_object o WHERE o.harvest_job_id = j.id),
             j.gather_finished)
     WHERE j.id = :id AND j.status = 'Running' AND j.gather_finished IS NOT NULL

@@ -89,7 +89,9 @@ def test_a_run_with_nothing_to_write_finishes_after_the_gather(seed, make_source
 
     again = call_action("harvestplus_source_run", id=source["id"])
     Worker(Stage.GATHER, poll=0.1).run(max_messages=1)
-    assert job(again["job_id"]).status == "Finished"
+    finished = job(again["job_id"])
+    assert finished.status == "Finished"
+    assert finished.finished >= finished.gather_finished  # not the unchanged objects' time
     assert call_action("harvestplus_job_summary", id=again["job_id"])["unchanged"] == 2
 
 
