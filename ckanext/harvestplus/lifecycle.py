@@ -123,8 +123,8 @@ def detach(source_id: str) -> int:
     source = HarvestSource.get(source_id)
     origin = normalized_url(source.url) if source is not None else ""
     done = 0
+    api = _api()
     for package_id in held_packages(source_id):
-        api = _api()
         dataset = tk.get_action("package_show")(
             dict(api, for_update=True, use_cache=False), {"id": package_id}
         )
@@ -143,7 +143,7 @@ def detach(source_id: str) -> int:
         # The flip and the dataset write share one commit (package_update's), so
         # the index never sees a detached dataset still linked, or the reverse.
         _retire_objects(source_id, package_id)
-        tk.get_action("package_update")(api, dataset)
+        tk.get_action("package_update")(dict(api), dataset)
         done += 1
     return done
 
@@ -176,11 +176,12 @@ def clear(source_id: str) -> int:
     how many datasets were purged."""
     stop_jobs(source_id)
     purged = 0
+    api = _api()
     for package_id in brought_packages(source_id):
         _delete_objects(HarvestObject.package_id == package_id)
         try:
             # dataset_purge commits, taking the object deletions with it.
-            tk.get_action("dataset_purge")(_api(), {"id": package_id})
+            tk.get_action("dataset_purge")(dict(api), {"id": package_id})
         except tk.ObjectNotFound:
             model.Session.commit()
         purged += 1
@@ -272,10 +273,10 @@ def adopt(source_id: str) -> list[Detached]:
     the remote (or removes them, as its deletion policy says)."""
     taken: set[str] = set()
     done = []
+    api = _api()
     for detached in adoptable(source_id):
         if detached.remote_id in taken:
             continue  # two detached datasets of one remote record: the first one
-        api = _api()
         dataset = tk.get_action("package_show")(
             dict(api, for_update=True, use_cache=False), {"id": detached.package_id}
         )
@@ -286,7 +287,7 @@ def adopt(source_id: str) -> list[Detached]:
         ] + [{"key": PROVENANCE + "source_id", "value": source_id}]
         store.attach(source_id, detached.remote_id, detached.package_id, action="adopt")
         model.Session.flush()
-        tk.get_action("package_update")(api, dataset)
+        tk.get_action("package_update")(dict(api), dataset)
         taken.add(detached.remote_id)
         done.append(detached)
     return done
