@@ -138,9 +138,17 @@ seed() { DEMO_API_TOKEN=$1 "$VENV/bin/python" scripts/demo_seed.py "${@:2}"; }
 echo "==> Seeding the remote catalogue"
 t=$(token remote)
 seed "$t" remote "$REMOTE_URL"
+# The source's api_key: a token of the remote's admin, kept in $DIR from one
+# demo to the next (a new remote database gets a new one).
+key_file="$DIR/remote-api-key"
+if [ ! -s "$key_file" ] || [ "$(cat "$DIR/remote-api-key.db" 2>/dev/null)" != "$REMOTE_DB" ] ||
+    [ -z "$(sql "$REMOTE_DB" "SELECT 1 FROM api_token t JOIN \"user\" u ON u.id = t.user_id WHERE u.name = '$ADMIN' AND t.name = 'harvest-source'")" ]; then
+    remote user token add "$ADMIN" harvest-source | tail -n 1 | tr -d '[:space:]' >"$key_file"
+    echo "$REMOTE_DB" >"$DIR/remote-api-key.db"
+fi
 echo "==> Seeding demo datasets and the harvest source $SOURCE"
 t=$(token ckan)
-seed "$t" local "$URL" --source "$SOURCE" --remote-url "$REMOTE_URL"
+DEMO_REMOTE_API_KEY=$(cat "$key_file") seed "$t" local "$URL" --source "$SOURCE" --remote-url "$REMOTE_URL"
 
 echo "==> Harvesting $SOURCE ($REMOTE_URL) through the queues and the workers"
 harvest_failed=0

@@ -215,4 +215,26 @@ DATASETS = [
         "Dwellings per municipality by type, year of construction and number of rooms.",
         version="2025",
     ),
+    # Private on the remote: the demo source reads it with its api_key, and it
+    # stays private on the demo site (only the admin sees it).
+    _dataset(
+        "northvale-staff-survey", "Staff survey (internal)", STATS, "other-closed",
+        ["staff", "survey"],
+        [("Answers by department", "CSV")],
+        "Answers of the regional administration's yearly staff survey; not published.",
+        private=True,
+    ),
+    # In a group the demo site does not have: its job report line says it was dropped.
+    _dataset(
+        "northvale-heritage-sites", "Heritage sites", ENV, "cc-by",
+        ["heritage", "maps"],
+        [("Listed sites", "GeoJSON")],
+        "Listed buildings, monuments and archaeological sites with their protection status.",
+        groups=("heritage",),
+    ),
+]
+
+#: Groups only the remote has (besides demo_seed.GROUPS, which both sites have).
+REMOTE_GROUPS = [
+    {"name": "heritage", "title": "Heritage", "description": "Monuments and listed buildings."},
 ]

@@ -157,7 +157,10 @@ SOURCE_ORG = {
     "description": "Datasets harvested from the Northvale Regional Data Portal, "
     "the demo's remote CKAN.",
 }
-SOURCE_CONFIG = {"deletion_policy": "archive", "grace_days": 7}
+SOURCE_CONFIG: dict[str, Any] = {"deletion_policy": "archive", "grace_days": 7}
+if os.environ.get("DEMO_REMOTE_API_KEY"):
+    # The remote admin's token (scripts/demo.sh): the source reads private datasets too.
+    SOURCE_CONFIG["api_key"] = os.environ["DEMO_REMOTE_API_KEY"]
 
 
 def ensure_source(base: str, token: str, name: str, remote_url: str) -> None:
@@ -208,7 +211,13 @@ def main() -> int:
     token = os.environ["DEMO_API_TOKEN"]
     try:
         if args.site == "remote":
-            seed_catalogue(base, token, demo_remote_data.ORGS, GROUPS, demo_remote_data.DATASETS)
+            seed_catalogue(
+                base,
+                token,
+                demo_remote_data.ORGS,
+                GROUPS + demo_remote_data.REMOTE_GROUPS,
+                demo_remote_data.DATASETS,
+            )
         else:
             seed_catalogue(base, token, [ORG], GROUPS, local_datasets())
             if args.source:

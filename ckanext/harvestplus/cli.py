@@ -96,6 +96,9 @@ def _print_summary(s: dict[str, Any]) -> None:
         click.echo(f"  removals held back: {s['guard']}")
     for error in s.get("errors") or []:
         click.echo(f"  error: {error}")
+    for item in s.get("notes") or []:
+        for note in item["notes"]:
+            click.echo(f"  not kept, {item['title'] or item['guid']}: {note}")
 
 
 @harvestplus.command()

@@ -8,7 +8,15 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.harvestplus import cli, helpers, views
-from ckanext.harvestplus.logic import action, auth, chained, secrets, sources, validators
+from ckanext.harvestplus.logic import (
+    action,
+    auth,
+    chained,
+    licences,
+    secrets,
+    sources,
+    validators,
+)
 
 
 @tk.blanket.config_declarations
@@ -58,9 +66,10 @@ class HarvestPlusPlugin(p.SingletonPlugin):
     def get_helpers(self) -> dict[str, Any]:
         return helpers.get_helpers() if p.plugin_loaded("harvest") else {}
 
-    # IPackageController: credentials in source configs only for those who manage them
+    # IPackageController: credentials in source configs only for those who manage
+    # them; a remote licence's own title and URL
     def after_dataset_show(self, context: Any, pkg_dict: dict[str, Any]) -> dict[str, Any]:
-        return secrets.redact_dataset(context, pkg_dict)
+        return licences.from_remote(secrets.redact_dataset(context, pkg_dict))
 
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
         return secrets.redact_index(sources.validated_copy(pkg_dict))
@@ -68,5 +77,5 @@ class HarvestPlusPlugin(p.SingletonPlugin):
     def after_dataset_search(self, search_results: Any, search_params: Any) -> Any:
         context = {"user": secrets.current_user_name()}
         for dataset in search_results.get("results", []):
-            secrets.redact_dataset(context, dataset)
+            licences.from_remote(secrets.redact_dataset(context, dataset))
         return search_results

@@ -1,7 +1,7 @@
 """A DKAN 7 catalogue on a loopback port, built from a real DKAN answer.
 
 Serves the two actions of DKAN's CKAN-compatible API that the DKAN backend
-uses, over real HTTP (a stdlib server in a thread):
+uses, over real HTTP (:mod:`tests.harvest.loopback`):
 
 ``/api/3/action/package_list``
     the identities of the published datasets (ids, or names as some DKAN
@@ -23,10 +23,10 @@ import datetime as dt
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.harvest.loopback import JsonServer
 
 SAMPLE = Path(__file__).parent.parent / "data" / "dkan" / "dkan_hautsdefrance_package_show.json"
 NAMESPACE = uuid.UUID("0d7b8f5e-3c41-4b8e-9a57-2f6e1c9d4a10")
@@ -50,7 +50,7 @@ def copy_of(original: dict[str, Any], n: int) -> dict[str, Any]:
     return dataset
 
 
-class DkanServer:
+class DkanServer(JsonServer):
     """``n`` datasets served like DKAN 7; tests change the catalogue in between runs."""
 
     def __init__(self, n: int, *, list_by: str = "id") -> None:
@@ -62,23 +62,7 @@ class DkanServer:
         #: ``(action, id)`` of every request answered, in order.
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> DkanServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=10)
+        super().__init__()
 
     # --- changes to the catalogue ------------------------------------------
     def _find(self, id_or_name: str) -> dict[str, Any] | None:
@@ -119,7 +103,9 @@ class DkanServer:
         return [i for action, i in self.requests if action == "package_show"]
 
     # --- HTTP --------------------------------------------------------------
-    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    def answer(
+        self, method: str, path: str, query: dict[str, list[str]]
+    ) -> tuple[int, dict[str, Any]]:
         with self._lock:
             published = [d for d in self.datasets if d["id"] not in self.hidden]
             if path == API + "package_list":
@@ -140,22 +126,3 @@ class DkanServer:
                     "result": [copy.deepcopy(dataset)],
                 }
             return 404, {"success": False, "error": {"message": f"No action at {path}"}}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                status, body = server.answer(url.path, parse_qs(url.query))
-                data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # the request log is server.requests
-
-        return Handler

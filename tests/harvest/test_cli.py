@@ -170,3 +170,28 @@ def test_scheduler_once_ticks_and_exits(cli, seed, make_source):
     jobs = call_action("harvest_job_list", source_id=source["id"])
     assert [j["status"] for j in jobs] == ["Running"]
     call_action("harvest_job_abort", id=jobs[0]["id"])
+
+
+def test_ckanext_harvests_source_create_command_creates_a_harvestplus_source(
+    cli, remote_ckan, remote_org, local_org
+):
+    """`ckan harvester source create` prints the new source (it used to end in a
+    traceback once the source existed)."""
+    from ckan.tests import factories
+    from ckanext.harvest.model import HarvestSource
+
+    factories.Sysadmin()  # the command acts as the first sysadmin it finds
+    config = json.dumps({"organizations_include": [remote_org["name"]]})
+    result = cli.invoke(
+        ckan_command,
+        ["harvester", "source", "create", "from-cli", remote_ckan.url, "harvestplus_ckan"]
+        + ["From the CLI", "true", local_org["id"], "MANUAL", config],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.exception is None, result.exception
+    assert "Created new harvest source" in result.output
+    assert "type: harvestplus_ckan" in result.output and "jobs: 0" in result.output
+    model.Session.expire_all()
+    source = model.Session.query(HarvestSource).filter_by(url=remote_ckan.url).one()
+    assert json.loads(source.config) == json.loads(config)

@@ -51,7 +51,7 @@ def bring_back(remote_ckan, dataset):
     remote_ckan.action("package_patch", id=dataset["id"], state="active")
 
 
-def test_delete_policy_deletes_vanished_dataset_and_recreates_it_when_back(ten, remote_ckan):
+def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(ten, remote_ckan):
     source, remote = ten(deletion_policy="delete")
     gone = remote[0]
     local_id = harvested(source["id"])[gone["id"]].id
@@ -66,7 +66,8 @@ def test_delete_policy_deletes_vanished_dataset_and_recreates_it_when_back(ten, 
 
     bring_back(remote_ckan, gone)
     summary = run_sync(source["id"])
-    assert summary.created == 1, summary
+    # Counted as restored: the record's deleted dataset comes back, none is created.
+    assert (summary.restored, summary.created) == (1, 0), summary
     model.Session.expire_all()
     restored = harvested(source["id"])[gone["id"]]
     assert (restored.id, restored.name, restored.state) == (local_id, gone["name"], "active")
@@ -351,7 +352,7 @@ def test_orphans_left_by_a_flip_before_delete_are_found_and_repaired(ten, remote
     assert_no_orphans(source["id"])
     # Still listed remotely: the next run brings the same datasets back, managed again.
     summary = run_sync(source["id"])
-    assert summary.created == 2, summary
+    assert (summary.restored, summary.created) == (2, 0), summary
     assert {harvested(source["id"])[d["id"]].id for d in remote[:2]} == {p.id for p in stranded}
 
 

@@ -193,7 +193,7 @@ def test_exactly_the_changed_datasets_are_updated(harvested_site):
 # --- deletions --------------------------------------------------------------------
 
 
-def test_delete_policy_deletes_vanished_dataset_and_recreates_it_when_back(harvested_site):
+def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(harvested_site):
     server, source = harvested_site(10, deletion_policy="delete")
     gone = server.datasets[0]
     local_id = harvested(source["id"])[gone["id"]].id
@@ -208,7 +208,7 @@ def test_delete_policy_deletes_vanished_dataset_and_recreates_it_when_back(harve
 
     server.bring_back(gone["id"])
     summary = run_sync(source["id"])
-    assert (summary.created, summary.unchanged) == (1, 9), summary
+    assert (summary.restored, summary.created, summary.unchanged) == (1, 0, 9), summary
     model.Session.expire_all()
     restored = harvested(source["id"])[gone["id"]]
     assert (restored.id, restored.name, restored.state) == (local_id, gone["name"], "active")
@@ -314,3 +314,28 @@ def test_deletion_failing_in_a_plugin_hook_is_completed_by_the_next_run(
     assert_no_orphans(source["id"])
     again = run_sync(source["id"])
     assert (again.deleted, again.errored, again.unchanged) == (0, 0, 9), again
+
+
+def test_the_ckan_mapping_rules_apply_and_what_is_dropped_is_noted(dkan, dkan_source):
+    """DKAN's ``private: true`` on published datasets is ignored; its extras
+    named like dataset fields and its groups this site lacks are noted."""
+    server = dkan(1)
+    source = dkan_source(server)
+
+    summary = run_sync(source["id"])
+
+    assert (summary.created, summary.errored) == (1, 0), object_errors(summary.job_id)
+    local = call_action("package_show", id=harvested(source["id"])[server.datasets[0]["id"]].id)
+    assert local["private"] is False
+    extras = extras_of(local)
+    assert extras["revision_timestamp"] == sample()["revision_timestamp"]  # a DKAN field
+    assert "metadata_modified" not in extras
+    (item,) = summary.notes
+    assert (
+        "extra 'metadata_modified' dropped: metadata_modified is a dataset field here"
+        in (item["notes"])
+    )
+    assert (
+        "group 'group/region-hauts-de-france' dropped: there is no such group on this site"
+        in (item["notes"])
+    )

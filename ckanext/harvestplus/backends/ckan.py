@@ -13,6 +13,8 @@ Source config keys of this backend (besides the pipeline's own, see
     groups_include / groups_exclude                 remote group names
     fq                                              a Solr filter query
     page_size                                       datasets per full read (100)
+    remote_orgs                                     "only_local" or "create"
+    remote_groups                                   "only_local" (default) or "create"
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from ckanext.harvestplus.pipeline.backend import (
 from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
 
 LIST_KEYS = ("organizations_include", "organizations_exclude", "groups_include", "groups_exclude")
+#: How remote organisations and groups become local ones (ckanext-harvest's option values).
+MAPPING_CHOICES = ("only_local", "create")
 ID_ROWS = 1000
 TEXT_FIELDS = (
     "title",
@@ -52,11 +56,73 @@ CORE_FIELDS = frozenset(
     {"id", "name", "type", "state", "owner_org", "private", "metadata_created", "metadata_modified"}
     | set(TEXT_FIELDS)
 )
-RESOURCE_FIELDS = ("name", "description", "format", "mimetype", "hash", "resource_type")
+#: Remote dataset keys the mapping handles itself, or that CKAN computes: never
+#: copied as they are (the rest of the remote's top-level fields is).
+HANDLED = CORE_FIELDS | {
+    "license_id",
+    "license_title",
+    "license_url",
+    "isopen",
+    "tags",
+    "groups",
+    "resources",
+    "extras",
+    "organization",
+    "creator_user_id",
+    "num_resources",
+    "num_tags",
+    "relationships_as_subject",
+    "relationships_as_object",
+    "tracking_summary",
+    "revision_id",
+    "plugin_data",
+    "tag_string",
+    "log_message",
+}
+#: Remote resource keys that describe the remote's copy only, or that CKAN sets.
+RESOURCE_HANDLED = frozenset(
+    {
+        "id",
+        "package_id",
+        "position",
+        "state",
+        "revision_id",
+        "tracking_summary",
+        "cache_url",
+        "cache_last_updated",
+        "url_type",  # "upload" would make the remote's file look like one of this site's
+        "datastore_active",
+        "datastore_contains_all_records_of_source_file",
+        "metadata_modified",
+        "size",
+        "url",
+        "created",
+        "last_modified",
+    }
+)
 #: Extras this site writes itself; a remote's copy of them is dropped.
 RESERVED_EXTRAS = re.compile(r"^(harvest_|harvestplus_)")
 TAG = re.compile(r"[^\w\-. ]+", re.UNICODE)
 RESOURCE_NAMESPACE = uuid.UUID("6f1c2a52-8d7e-4a3c-9b59-0e8a3c1f7d21")
+
+
+def empty(value: Any) -> bool:
+    """None, blank text, an empty list or object, or the text "null" (what CKAN's
+    upload form leaves in unset resource fields)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip() or value.strip() == "null"
+    return isinstance(value, (list, dict)) and not value
+
+
+def text(value: Any) -> str:
+    """A remote value as text: objects and lists as JSON, never Python's printed form."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list, bool)) or value is None:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -74,6 +140,16 @@ def _quote(values: list[str]) -> str:
     return " OR ".join('"{}"'.format(v.replace("\\", "\\\\").replace('"', '\\"')) for v in values)
 
 
+def mapping_problems(config: Mapping[str, Any]) -> list[str]:
+    """Problems with ``remote_orgs`` and ``remote_groups``."""
+    problems = []
+    for key in ("remote_orgs", "remote_groups"):
+        value = config.get(key)
+        if value is not None and value not in MAPPING_CHOICES:
+            problems.append(f'{key} must be "only_local" or "create", not {value!r}')
+    return problems
+
+
 class CkanBackend(Backend):
     name = "harvestplus_ckan"
     title = "CKAN (harvestplus)"
@@ -81,7 +157,7 @@ class CkanBackend(Backend):
         "Another CKAN site, through its action API: incremental, with change detection "
         "and safe deletions."
     )
-    config_keys = frozenset({*LIST_KEYS, "fq", "page_size"})
+    config_keys = frozenset({*LIST_KEYS, "fq", "page_size", "remote_orgs", "remote_groups"})
 
     # --- configuration ---------------------------------------------------
     def validate(self, config: Mapping[str, Any]) -> list[str]:
@@ -93,6 +169,7 @@ class CkanBackend(Backend):
         fq = config.get("fq", "")
         if not isinstance(fq, str):
             problems.append("fq must be a string (a Solr filter query)")
+        problems += mapping_problems(config)
         size = config.get("page_size", 100)
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
             problems.append("page_size must be a whole number from 1 to 1000")
@@ -198,27 +275,33 @@ class CkanBackend(Backend):
 
     # --- mapping ---------------------------------------------------------
     def map(self, record: Record, ctx: Context) -> dict[str, Any]:
+        """The local dataset for one remote dataset; the rules are in README.rst
+        ("How a remote CKAN dataset is mapped"). What is left out is noted in
+        ``ctx.notes`` for the record's lines in the job report."""
         remote = record.payload
         if not isinstance(remote, dict) or not remote.get("name"):
             raise RecordError("the remote dataset has no name")
         dataset: dict[str, Any] = {"name": str(remote["name"])}
         for key in TEXT_FIELDS:
-            if remote.get(key):
-                dataset[key] = str(remote[key])
+            if not empty(remote.get(key)):
+                dataset[key] = text(remote[key])
         dataset.setdefault("title", dataset["name"])
         licence = self.licence(remote, ctx)
         if licence:
             dataset["license_id"] = licence
-        dataset["tags"] = self.tags(remote)
-        dataset["groups"] = [
-            {"name": g["name"]}
-            for g in remote.get("groups") or []
-            if isinstance(g, dict) and g.get("name") in ctx.local_groups
-        ]
+        dataset["tags"] = self.tags(remote, ctx)
+        dataset["groups"] = self.groups(remote, ctx)
         dataset["resources"] = [
             self.resource(r, ctx) for r in remote.get("resources") or [] if isinstance(r, dict)
         ]
-        dataset["extras"] = self.extras(remote, ctx)
+        extras = self.remote_extras(remote, ctx)
+        dataset.update(self.schema_fields(remote, extras, ctx))
+        dataset["extras"] = self.extras(remote, extras, ctx)
+        owner = self.owner(remote, ctx)
+        if owner:
+            dataset["owner_org"] = owner
+        if remote.get("private") is True:
+            dataset["private"] = True
         return dataset
 
     def licence(self, remote: Mapping[str, Any], ctx: Context) -> str | None:
@@ -229,47 +312,148 @@ class CkanBackend(Backend):
         value = remote.get("license_id")
         return str(value) if value else None
 
-    def tags(self, remote: Mapping[str, Any]) -> list[dict[str, str]]:
+    def tags(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
         names = set()
         for tag in remote.get("tags") or []:
             name = tag.get("name") if isinstance(tag, dict) else tag
-            if not isinstance(name, str) or (isinstance(tag, dict) and tag.get("vocabulary_id")):
+            if not isinstance(name, str):
+                continue
+            if isinstance(tag, dict) and tag.get("vocabulary_id"):
+                ctx.notes.append(f"tag {name!r} dropped: it belongs to a remote vocabulary")
                 continue
             clean = " ".join(TAG.sub(" ", name).split())[:100]
             if len(clean) >= 2:
                 names.add(clean)
+            else:
+                ctx.notes.append(f"tag {name!r} dropped: not a valid CKAN tag")
         return [{"name": n} for n in sorted(names)]
 
-    def resource(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-        resource: dict[str, Any] = {"url": str(remote.get("url") or "")}
-        if remote.get("id"):
-            # Stable across runs, distinct per source: updates keep resource ids.
-            resource["id"] = str(uuid.uuid5(RESOURCE_NAMESPACE, f"{ctx.source_id}/{remote['id']}"))
-        for key in RESOURCE_FIELDS:
-            if remote.get(key):
-                resource[key] = str(remote[key])
-        size = remote.get("size")
-        if isinstance(size, int) or (isinstance(size, str) and size.isdigit()):
-            resource["size"] = int(size)
-        for key in ("created", "last_modified"):
-            if parse_time(remote.get(key)):
-                resource[key] = str(remote[key])
-        return resource
+    def groups(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
+        """Remote groups by name: those this site has (``remote_groups``
+        ``only_local``, the default), or all of them (``create``: the import
+        creates the missing ones)."""
+        create = ctx.config.get("remote_groups") == "create"
+        result = []
+        for group in remote.get("groups") or []:
+            name = group.get("name") if isinstance(group, dict) else None
+            if not isinstance(name, str) or not name:
+                continue
+            if name in ctx.local_groups or create:
+                result.append({"name": name})
+            else:
+                ctx.notes.append(f"group {name!r} dropped: there is no such group on this site")
+        return result
 
-    def extras(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
-        """Remote extras, except this site's own and those that repeat a dataset field
-        (CKAN refuses an extra named like a schema field)."""
-        fields = CORE_FIELDS | ctx.dataset_fields
-        result = {}
+    def owner(self, remote: Mapping[str, Any], ctx: Context) -> str | None:
+        """The local organisation (name) ``remote_orgs`` picks, or None for the source's."""
+        mode = ctx.config.get("remote_orgs")
+        name = self.remote_organization(remote)
+        if not mode or not name:
+            return None
+        if mode == "create" or name in ctx.local_orgs:
+            return name
+        ctx.notes.append(
+            f"organisation {name!r} does not exist on this site: the dataset goes to the "
+            "source's organisation"
+        )
+        return None
+
+    @staticmethod
+    def remote_organization(remote: Mapping[str, Any]) -> str:
+        org = remote.get("organization")
+        name = org.get("name") if isinstance(org, dict) else None
+        return str(name) if name else ""
+
+    def remote_extras(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+        """The remote's extras by key, without this site's own."""
+        result: dict[str, Any] = {}
         for extra in remote.get("extras") or []:
             if not isinstance(extra, dict) or not extra.get("key"):
                 continue
             key = str(extra["key"])
-            if RESERVED_EXTRAS.match(key) or key in fields:
+            if RESERVED_EXTRAS.match(key):
                 continue
-            value = extra.get("value")
-            result[key] = value if isinstance(value, str) else json.dumps(value)
+            result[key] = extra.get("value")
+        return result
+
+    def value_for(self, name: str, value: Any, ctx: Context) -> Any:
+        """A value for a local schema field: as it is for a structured field, else text."""
+        if name in ctx.schema.structured and isinstance(value, (list, dict)):
+            return value
+        if name in ctx.schema.structured and isinstance(value, str) and value[:1] in "[{":
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return text(value)
+
+    def schema_fields(
+        self, remote: Mapping[str, Any], extras: dict[str, Any], ctx: Context
+    ) -> dict[str, Any]:
+        """Fields of this site's schema beyond CKAN's core ones, from the remote's
+        field of the same name or else its extra of that name (which is then used up)."""
+        result = {}
+        for name in sorted(ctx.schema.dataset_fields - HANDLED):
+            if name.startswith("__"):
+                continue
+            value = remote.get(name)
+            if empty(value):
+                value = extras.pop(name, None)
+            else:
+                extras.pop(name, None)  # the field wins over an extra of its name
+            if not empty(value):
+                result[name] = self.value_for(name, value, ctx)
+        return result
+
+    def extras(
+        self, remote: Mapping[str, Any], extras: dict[str, Any], ctx: Context
+    ) -> list[dict[str, str]]:
+        """Everything else the remote said, as extras: its remaining extras, then
+        its top-level fields this site's schema does not have (an extra wins over a
+        field of the same name). An extra named like a dataset field of this site is
+        dropped (CKAN refuses it) and noted."""
+        fields = CORE_FIELDS | ctx.schema.dataset_fields | ctx.dataset_fields
+        result: dict[str, str] = {}
+        for key, value in extras.items():
+            if key in fields:
+                if not empty(value):
+                    ctx.notes.append(f"extra {key!r} dropped: {key} is a dataset field here")
+                continue
+            if not empty(value):
+                result[key] = text(value)
+        for key, value in remote.items():
+            if key in HANDLED or key in fields or key in result or empty(value):
+                continue
+            if not RESERVED_EXTRAS.match(key):
+                result[key] = text(value)
         return [{"key": k, "value": v} for k, v in sorted(result.items())]
+
+    def resource(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+        """A remote resource: its URL, the fields this site has, and every other key
+        as a resource extra (objects as JSON text); the remote's id and modified
+        date are kept as ``harvestplus_remote_id`` and ``harvestplus_remote_modified``."""
+        resource: dict[str, Any] = {"url": text(remote.get("url") or "")}
+        if remote.get("id"):
+            # Stable across runs, distinct per source: updates keep resource ids.
+            resource["id"] = str(uuid.uuid5(RESOURCE_NAMESPACE, f"{ctx.source_id}/{remote['id']}"))
+            resource["harvestplus_remote_id"] = str(remote["id"])
+        if not empty(remote.get("metadata_modified")):
+            resource["harvestplus_remote_modified"] = text(remote["metadata_modified"])
+        size = remote.get("size")
+        if isinstance(size, int) and not isinstance(size, bool):
+            resource["size"] = size
+        elif isinstance(size, str) and size.strip().isdigit():
+            resource["size"] = int(size)
+        elif not empty(size):
+            ctx.notes.append(f"resource size {size!r} dropped: not a number of bytes")
+        for key in ("created", "last_modified"):
+            if parse_time(remote.get(key)):
+                resource[key] = str(remote[key])
+        for key, value in remote.items():
+            if key in RESOURCE_HANDLED or RESERVED_EXTRAS.match(key) or empty(value):
+                continue
+            resource[key] = self.value_for(key, value, ctx)
+        return resource
 
     def provenance(self, record: Record, ctx: Context) -> Provenance:
         remote = record.payload if isinstance(record.payload, dict) else {}
@@ -277,11 +461,20 @@ class CkanBackend(Backend):
             e.get("key"): e.get("value") for e in remote.get("extras") or [] if isinstance(e, dict)
         }
         uri = remote.get("uri") or extras.get("uri") or extras.get("dct:identifier") or ""
+        licence = remote.get("license_id")
+        unknown = (
+            bool(licence)
+            and self.licence(remote, ctx) == str(licence)
+            and (str(licence).strip().lower() not in ctx.licences)
+        )
         return Provenance(
             remote_url=f"{ctx.url.rstrip('/')}/dataset/{remote.get('name', record.identity)}",
-            uri=str(uri),
+            uri=text(uri),
             created=str(remote.get("metadata_created") or ""),
             modified=str(remote.get("metadata_modified") or ""),
+            organization=self.remote_organization(remote),
+            license_title=text(remote.get("license_title") or "") if unknown else "",
+            license_url=text(remote.get("license_url") or "") if unknown else "",
         )
 
 

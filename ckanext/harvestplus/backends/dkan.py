@@ -11,9 +11,13 @@ The CKAN harvester with only DKAN's quirks overridden:
   when they parse as ISO 8601;
 - tags carry a Drupal vocabulary id and are all free tags;
 - the licence often comes as a URL in ``license_title``;
+- ``private`` is true on published datasets that the API serves to anyone,
+  so it is ignored (the API lists published datasets only);
 - resource sizes are text such as ``42 octets``;
 - extras may repeat dataset fields (``metadata_modified``), which CKAN
-  refuses as extras: those are left out (by the CKAN backend's mapping);
+  refuses as extras: those are left out and noted (by the CKAN backend's
+  mapping, whose rules apply here too, ``remote_orgs`` and ``remote_groups``
+  included);
 - a ``package_show`` that fails for one record (an HTTP error, a non-JSON or
   unsuccessful answer) does not stop the others from being read; the listing
   is then reported incomplete, so nothing is removed in that run.
@@ -24,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ckanext.harvestplus.backends.ckan import CkanBackend, parse_time
+from ckanext.harvestplus.backends.ckan import CkanBackend, mapping_problems, parse_time
 from ckanext.harvestplus.pipeline import http
 from ckanext.harvestplus.pipeline.backend import Context, ListingIncomplete, Record
 from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
@@ -38,10 +42,10 @@ class DkanBackend(CkanBackend):
     name = "harvestplus_dkan"
     title = "DKAN (harvestplus)"
     description = "A DKAN 7 site, through its CKAN-compatible API, with change detection."
-    config_keys = frozenset()
+    config_keys = frozenset({"remote_orgs", "remote_groups"})
 
     def validate(self, config: Mapping[str, Any]) -> list[str]:
-        return []
+        return mapping_problems(config)
 
     def request(self, ctx: Context, action: str, body: Mapping[str, Any]) -> http.Response:
         """DKAN answers GET requests with query parameters."""
@@ -86,13 +90,20 @@ class DkanBackend(CkanBackend):
                 f"package_show failed for {len(failed)} of {len(identities)} records: {shown}"
             )
 
-    def tags(self, remote: Mapping[str, Any]) -> list[dict[str, str]]:
+    def map(self, record: Record, ctx: Context) -> dict[str, Any]:
+        dataset = super().map(record, ctx)
+        # DKAN 7 answers "private": true for published datasets its API serves to
+        # anyone (opendata.hautsdefrance.fr does); only published ones are listed.
+        dataset.pop("private", None)
+        return dataset
+
+    def tags(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
         plain = [
             {"name": t["name"]}
             for t in remote.get("tags") or []
             if isinstance(t, dict) and t.get("name")
         ]
-        return super().tags({"tags": plain})
+        return super().tags({"tags": plain}, ctx)
 
     def resource(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         resource = super().resource(remote, ctx)

@@ -2,7 +2,9 @@
 
 - ``package_create``/``package_update`` of a harvest source (the form, the API
   and ``harvest_source_create``/``update`` all end here): the URL is checked
-  (see :mod:`.validators`) and a masked API key is kept (see :mod:`.secrets`).
+  (see :mod:`.validators`) and a masked API key is kept (see :mod:`.secrets`);
+  a created source is returned with its ``status``, as ``harvest_source_show``
+  returns it.
 - ``package_delete`` of a harvest source (*Delete source*, whichever page or
   call it comes from): unfinished jobs stop and the source's datasets become
   ordinary local datasets (:func:`lifecycle.detach`).
@@ -68,9 +70,18 @@ def _check_url(data_dict: dict[str, Any], stored: HarvestSource | None) -> dict[
 
 @tk.chained_action
 def package_create(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    if data_dict.get("type") == "harvest":
-        data_dict = _check_url(data_dict, None)
-    return up(context, data_dict)
+    if data_dict.get("type") != "harvest":
+        return up(context, data_dict)
+    created = up(context, _check_url(data_dict, None))
+    if isinstance(created, dict) and created.get("status") is None:
+        # ckanext-harvest adds its source to the session without a flush, and CKAN
+        # 2.11+ shows the new dataset before one: its "status" came out empty,
+        # and `ckan harvester source create` failed on it.
+        model.Session.flush()
+        created["status"] = tk.get_action("harvest_source_show_status")(
+            dict(context), {"id": created["id"]}
+        )
+    return created
 
 
 @tk.chained_action

@@ -20,6 +20,12 @@ class RecordError(Exception):
     """One record cannot be mapped; the message is shown in the job report."""
 
 
+class RecordWithheld(RecordError):  # noqa: N818 (a kind of RecordError)
+    """A record this site must not publish as the source is set up (e.g. private on
+    the remote while the source has no organisation to keep it private in). A
+    local copy the source holds is deleted; otherwise the record is reported."""
+
+
 @dataclass(frozen=True)
 class Record:
     """One remote record as listed.
@@ -42,6 +48,27 @@ class Provenance:
     uri: str = ""
     created: str = ""
     modified: str = ""
+    #: The remote's organisation (name) of the record.
+    organization: str = ""
+    #: The remote's licence title and URL, kept when this site does not know the licence.
+    license_title: str = ""
+    license_url: str = ""
+
+
+@dataclass(frozen=True)
+class LocalSchema:
+    """This site's dataset schema, read at run time: CKAN's default one, or the
+    ckanext-scheming schema of the ``dataset`` type when that plugin is on."""
+
+    #: Top-level dataset fields (CKAN's own and the schema's).
+    dataset_fields: frozenset[str] = frozenset()
+    #: Resource fields the schema names.
+    resource_fields: frozenset[str] = frozenset()
+    #: Fields that take a list or an object as it is (ckanext-scheming's repeating
+    #: subfields and multiple choices); any other field takes text.
+    structured: frozenset[str] = frozenset()
+    #: Whether the schema is ckanext-scheming's.
+    scheming: bool = False
 
 
 @dataclass
@@ -63,6 +90,12 @@ class Context:
     licences: Mapping[str, str] = field(default_factory=dict)
     #: Fields of this site's dataset schema (an extra may not be named like one).
     dataset_fields: frozenset[str] = frozenset()
+    #: This site's dataset and resource schema.
+    schema: LocalSchema = field(default_factory=LocalSchema)
+    #: Names of the active organisations of this site.
+    local_orgs: frozenset[str] = frozenset()
+    #: What the mapping of the current record left out, for its lines in the job report.
+    notes: list[str] = field(default_factory=list)
 
     def headers(self) -> dict[str, str]:
         key = self.config.get("api_key")
@@ -112,6 +145,10 @@ class Backend:
 
     def provenance(self, record: Record, ctx: Context) -> Provenance:
         return Provenance()
+
+    #: Bumped when the mapping changes what it writes, so that the next run reads
+    #: every record again instead of skipping those the remote did not change.
+    mapping_version = 1
 
     def probe(self, ctx: Context) -> None:
         """One cheap request that answers as this kind of catalogue does, made

@@ -43,7 +43,14 @@ from ckanext.harvest.interfaces import IHarvester
 from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject, HarvestObjectError
 
 from ckanext.harvestplus.pipeline import http, plan, sourceconfig, store
-from ckanext.harvestplus.pipeline.backend import Backend, Context, Record, RecordError
+from ckanext.harvestplus.pipeline.backend import (
+    Backend,
+    Context,
+    LocalSchema,
+    Record,
+    RecordError,
+    RecordWithheld,
+)
 from ckanext.harvestplus.pipeline.hashing import content_hash
 from ckanext.harvestplus.pipeline.plan import Action
 
@@ -54,6 +61,8 @@ PROVENANCE = "harvestplus_"
 #: Actions that become an object on the fetch queue.
 QUEUED = (Action.CREATE, Action.UPDATE, Action.RESTORE, Action.ARCHIVE, Action.DELETE)
 ARCHIVE_REASON = "Not listed by the remote catalogue since {since}."
+#: CKAN's longest dataset name.
+NAME_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -120,11 +129,31 @@ def job_options(job: HarvestJob) -> RunOptions:
     )
 
 
+WITHHELD = (
+    "private on the remote, and this source has no organisation to keep it private in: "
+    "not published here"
+)
+
+
+def settle(dataset: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The mapped dataset with its owner and privacy as they are written.
+
+    The owner is the organisation the mapping chose (``remote_orgs``) or the
+    source's. A dataset is private when the remote's is, or when the source
+    says ``private``; CKAN keeps only an organisation's datasets private, so a
+    record private on the remote with no organisation is withheld.
+    """
+    owner = str(dataset.get("owner_org") or ctx.owner_org or "")
+    remote_private = bool(dataset.get("private"))
+    if remote_private and not owner:
+        raise RecordWithheld(WITHHELD)
+    private = (remote_private or bool(ctx.config.get("private", False))) and bool(owner)
+    return {**dataset, "owner_org": owner, "private": private}
+
+
 def digest(dataset: dict[str, Any], ctx: Context) -> str:
-    """The content hash of what a run would write: the mapped dataset, plus the
-    source settings that the pipeline adds to it (owner, private)."""
-    private = bool(ctx.config.get("private", False)) and bool(ctx.owner_org)
-    return content_hash({**dataset, "owner_org": ctx.owner_org, "private": private})
+    """The content hash of what a run would write: the settled dataset."""
+    return content_hash(settle(dataset, ctx))
 
 
 def site_user() -> str:
@@ -150,6 +179,47 @@ def local_groups() -> frozenset[str]:
         model.Group.is_organization.is_(False), model.Group.state == "active"
     )
     return frozenset(r[0] for r in rows)
+
+
+def local_orgs() -> frozenset[str]:
+    rows = model.Session.query(model.Group.name).filter(
+        model.Group.is_organization.is_(True), model.Group.state == "active"
+    )
+    return frozenset(r[0] for r in rows)
+
+
+def _multiple(field: dict[str, Any]) -> bool:
+    """Whether a ckanext-scheming field takes a list or an object as it is."""
+    words = f"{field.get('preset', '')} {field.get('validators', '')}"
+    return bool(field.get("repeating_subfields")) or "multiple" in words
+
+
+def local_schema() -> LocalSchema:
+    """This site's schema of the ``dataset`` type: ckanext-scheming's when that
+    plugin is on, else CKAN's default one."""
+    try:
+        show = tk.get_action("scheming_dataset_schema_show")
+    except KeyError:
+        show = None
+    if show is not None:
+        try:
+            schema = show({"ignore_auth": True}, {"type": "dataset"})
+        except tk.ObjectNotFound:
+            schema = None
+        if schema:
+            fields = [f for f in schema.get("dataset_fields", []) if f.get("field_name")]
+            resource = [f for f in schema.get("resource_fields", []) if f.get("field_name")]
+            return LocalSchema(
+                dataset_fields=frozenset(f["field_name"] for f in fields) | dataset_fields(),
+                resource_fields=frozenset(f["field_name"] for f in resource),
+                structured=frozenset(f["field_name"] for f in fields + resource if _multiple(f)),
+                scheming=True,
+            )
+    from ckan.logic.schema import default_resource_schema
+
+    return LocalSchema(
+        dataset_fields=dataset_fields(), resource_fields=frozenset(default_resource_schema())
+    )
 
 
 def dataset_fields() -> frozenset[str]:
@@ -250,6 +320,8 @@ def context_for(backend: Backend, source: Any, options: RunOptions) -> Context:
         local_groups=local_groups(),
         licences=licences(),
         dataset_fields=dataset_fields(),
+        schema=local_schema(),
+        local_orgs=local_orgs(),
     )
 
 
@@ -315,7 +387,20 @@ class Gather:
             for i, h in held.items()
             if h.package_state == "active" and h.archived_at is None and h.content_hash
         }
-        self.config_digest = content_hash({"config": dict(cfg.raw), "owner": ctx.owner_org})
+        # What shapes every mapped dataset besides the record itself: when it
+        # changes, every record is read again (``known`` is dropped).
+        self.config_digest = content_hash(
+            {
+                "config": dict(cfg.raw),
+                "owner": ctx.owner_org,
+                "mapping": self.backend.mapping_version,
+                "schema": {
+                    "dataset": sorted(ctx.schema.dataset_fields),
+                    "resource": sorted(ctx.schema.resource_fields),
+                    "structured": sorted(ctx.schema.structured),
+                },
+            }
+        )
         if self.config_digest != self._previous_config_digest():
             ctx.known = {}  # the settings changed: read every record again
         locals_ = {i: h.local() for i, h in held.items()}
@@ -380,6 +465,7 @@ class Gather:
     ) -> None:
         hashes: dict[str, str] = {}
         records: dict[str, Record] = {}
+        notes: dict[str, list[str]] = {}
         for record in page:
             identity = record.identity
             if identity in remote or identity in hashes:
@@ -391,14 +477,19 @@ class Gather:
                 elif identity in held:  # listed but not read: leave it as it is
                     remote[identity] = held[identity].content_hash
                 continue
+            ctx.notes.clear()
             try:
                 hashes[identity] = digest(self.backend.map(record, ctx), ctx)
+            except RecordWithheld as e:
+                self._withheld(record, held.get(identity), e, remote)
+                continue
             except Exception as e:
                 self._failed(record, held.get(identity), e)
                 if identity in held:  # listed, so not vanished: keep it as it is
                     remote[identity] = held[identity].content_hash
                 continue
             records[identity] = record
+            notes[identity] = list(ctx.notes)
         remote.update(hashes)
         page_plan = plan.decide(
             hashes,
@@ -410,9 +501,10 @@ class Gather:
         for identity, action in page_plan.actions.items():
             record, h = records[identity], held.get(identity)
             if action is Action.UNCHANGED and h is not None:
-                self._unchanged(record, h)
+                self._unchanged(record, h, notes[identity])
             elif action in QUEUED:
                 self._queue(action, identity, h, record.payload, record.modified, hashes[identity])
+                self._notes(self.queued[-1], notes[identity])
 
     def _object(
         self, identity: str, package_id: str | None, modified: dt.datetime | None, **values: Any
@@ -457,9 +549,31 @@ class Gather:
             self.extra_rows.append(store.extra_row(object_id, store.HASH, content_hash_))
         self.queued.append(object_id)
 
-    def _unchanged(self, record: Record, held: store.Held) -> None:
+    def _notes(self, object_id: str, notes: list[str]) -> None:
+        if notes:
+            self.extra_rows.append(store.extra_row(object_id, store.NOTES, json.dumps(notes)))
+
+    def _withheld(
+        self,
+        record: Record,
+        held: store.Held | None,
+        error: RecordWithheld,
+        remote: dict[str, str],
+    ) -> None:
+        """A record this site must not publish: a local copy the source holds is
+        deleted now (whatever the deletion policy: it is listed, not vanished);
+        otherwise the record is reported and left out."""
+        if held is not None and held.package_state == "active":
+            self._queue(Action.DELETE, record.identity, held, None, record.modified, "")
+            self._notes(self.queued[-1], [str(error)])
+        else:
+            self._failed(record, held, error)
+        if held is not None:
+            remote[record.identity] = held.content_hash  # listed: no removal of its own
+
+    def _unchanged(self, record: Record, held: store.Held, notes: list[str] | None = None) -> None:
         done = _naive(self.now)
-        self._object(
+        object_id = self._object(
             record.identity,
             held.package_id,
             record.modified,
@@ -470,6 +584,7 @@ class Gather:
             import_started=done,
             import_finished=done,
         )
+        self._notes(object_id, notes or [])
         if (
             record.payload is not None
             and record.modified is not None
@@ -617,15 +732,19 @@ class Import:
             payload=json.loads(obj.content or "null"),
             modified=obj.metadata_modified_date,
         )
-        dataset = self.backend.map(record, ctx)
-        written = digest(dataset, ctx)
+        ctx.notes.clear()
+        dataset = settle(self.backend.map(record, ctx), ctx)
+        written = content_hash(dataset)
         known_id = obj.package_id or store.last_package(self.source.id, obj.guid)
         existing = model.Package.get(known_id) if known_id else None
+        if existing is not None and action == Action.CREATE.value:
+            # Its dataset was deleted and comes back: a restore, counted as one.
+            _set_extra(obj, store.ACTION, Action.RESTORE.value)
         package_id = str(existing.id) if existing is not None else str(uuid.uuid4())
         dataset["id"] = package_id
         dataset["name"] = _unique_name(dataset.get("name") or obj.guid, package_id, existing)
-        dataset["owner_org"] = ctx.owner_org or None
-        dataset["private"] = bool(ctx.config.get("private", False)) and bool(ctx.owner_org)
+        dataset["owner_org"] = self._organization(dataset["owner_org"], record, ctx) or None
+        self._groups(dataset, record, ctx)
         dataset["state"] = "active"
         dataset["extras"] = _without_provenance(dataset.get("extras")) + self._provenance(
             record, ctx
@@ -640,6 +759,40 @@ class Import:
         else:
             tk.get_action("package_update")(api, dataset)
 
+    def _organization(self, owner: str, record: Record, ctx: Context) -> str:
+        """The owner, created first when ``remote_orgs`` is ``create`` and this site
+        does not have it yet (with the remote's title, description and image)."""
+        if not owner or owner == ctx.owner_org or _organization_id(owner):
+            return owner
+        remote = record.payload.get("organization") if isinstance(record.payload, dict) else None
+        about = remote if isinstance(remote, dict) else {}
+        self._create_group("organization_create", owner, about)
+        return owner
+
+    def _groups(self, dataset: dict[str, Any], record: Record, ctx: Context) -> None:
+        """With ``remote_groups: create``, the dataset's groups this site lacks are created."""
+        if ctx.config.get("remote_groups") != "create":
+            return
+        payload = record.payload if isinstance(record.payload, dict) else {}
+        remote = {g.get("name"): g for g in payload.get("groups") or [] if isinstance(g, dict)}
+        for group in dataset.get("groups") or []:
+            found = model.Group.get(group["name"])
+            if found is None or found.state != "active" or found.is_organization:
+                self._create_group("group_create", group["name"], remote.get(group["name"], {}))
+
+    def _create_group(self, action: str, name: str, about: dict[str, Any]) -> None:
+        data = {"name": name, "title": text_or(about.get("title"), name)}
+        for key in ("description", "image_url"):
+            if isinstance(about.get(key), str) and about[key]:
+                data[key] = about[key]
+        try:
+            tk.get_action(action)(dict(self._api_context(), return_id_only=False), data)
+        except tk.ValidationError as e:
+            kind = "organisation" if action == "organization_create" else "group"
+            raise RecordError(
+                f"could not create the remote's {kind} {name!r} here: {_message(e)}"
+            ) from e
+
     def _provenance(self, record: Record, ctx: Context) -> list[dict[str, str]]:
         found = self.backend.provenance(record, ctx)
         values = {
@@ -650,6 +803,9 @@ class Import:
             "uri": found.uri,
             "remote_created": found.created,
             "remote_modified": found.modified,
+            "remote_organization": found.organization,
+            "license_title": found.license_title,
+            "license_url": found.license_url,
             "last_harvest": now().isoformat(timespec="seconds"),
         }
         return [{"key": PROVENANCE + k, "value": v} for k, v in values.items() if v]
@@ -725,17 +881,22 @@ def _without_provenance(extras: Any) -> list[dict[str, str]]:
 
 def _unique_name(wanted: str, package_id: str, existing: model.Package | None) -> str:
     """The remote's name unless another local dataset has it; never take one over."""
-    base = re.sub(r"[^a-z0-9_-]+", "-", wanted.lower()).strip("-")[:90] or "dataset"
+    base = re.sub(r"[^a-z0-9_-]+", "-", wanted.lower()).strip("-")[:NAME_MAX] or "dataset"
     base = base if len(base) >= 2 else f"{base}-dataset"
     if not store.name_taken(base, except_id=package_id):
         return base
     if existing is not None:
         return str(existing.name)
     for n in range(2, 1000):
-        candidate = f"{base}-{n}"
+        suffix = f"-{n}"
+        candidate = base[: NAME_MAX - len(suffix)].rstrip("-") + suffix
         if not store.name_taken(candidate, except_id=package_id):
             return candidate
-    return f"{base}-{uuid.uuid4().hex[:8]}"
+    return f"{base[: NAME_MAX - 9]}-{uuid.uuid4().hex[:8]}"
+
+
+def text_or(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and value.strip() else default
 
 
 def _message(error: Exception) -> str:

@@ -11,6 +11,7 @@ does. :func:`summary` reads any job's outcome back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,9 @@ class Summary:
     guard: str | None = None
     errors: list[str] = field(default_factory=list)
     duration: float | None = None
+    #: What the mapping left out, per record: guid (the remote id), package_id and
+    #: title of its dataset here (or None), notes.
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +201,8 @@ def import_one(harvester: PipelineHarvester, obj: HarvestObject) -> None:
     obj.state = "IMPORT"
     action = store.extras_of(obj.id).get(store.ACTION, "")
     ok = harvester.import_action(obj, action)
+    if ok:  # a create that found the record's deleted dataset became a restore
+        action = store.extras_of(obj.id).get(store.ACTION, action)
     obj.import_finished = dt.datetime.utcnow()
     obj.state = "COMPLETE" if ok else "ERROR"
     obj.report_status = REPORT_STATUS.get(action, "updated") if ok else "errored"
@@ -221,6 +227,32 @@ DONE = {
     "archive": "archived",
     "delete": "deleted",
 }
+
+
+#: Records with notes shown per job (the rest is counted, not listed).
+NOTES_SHOWN = 200
+
+NOTES_SQL = sa.text(
+    """
+    SELECT o.guid, o.package_id, p.title, e.value
+    FROM harvest_object o
+    JOIN harvest_object_extra e ON e.harvest_object_id = o.id AND e.key = :key
+    LEFT JOIN package p ON p.id = o.package_id
+    WHERE o.harvest_job_id = :job
+    ORDER BY o.guid
+    LIMIT :limit
+    """
+)
+
+
+def job_notes(job_id: str, limit: int = NOTES_SHOWN) -> list[dict[str, Any]]:
+    """What the mapping of each record of a job left out (dropped groups, tags,
+    extras named like dataset fields, sizes that are not numbers, withheld records)."""
+    rows = model.Session.execute(NOTES_SQL, {"job": job_id, "key": store.NOTES, "limit": limit})
+    return [
+        {"guid": guid, "package_id": package_id, "title": title, "notes": json.loads(value)}
+        for guid, package_id, title, value in rows
+    ]
 
 
 def summary(job_id: str) -> Summary:
@@ -249,6 +281,7 @@ def summary(job_id: str) -> Summary:
         result.kept = sum(plan_counts.get(k, 0) for k in ("keep", "wait", "mark_missing"))
         result.guard = row[1]
     result.errors = [e.message for e in job.gather_errors]
+    result.notes = job_notes(job.id)
     if job.gather_started and job.finished:
         result.duration = (job.finished - job.gather_started) / dt.timedelta(seconds=1)
     return result

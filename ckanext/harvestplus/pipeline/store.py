@@ -28,6 +28,8 @@ MISSING_SINCE = "harvestplus_missing_since"
 ARCHIVED_AT = "harvestplus_archived_at"
 ARCHIVE_REASON = "harvestplus_archive_reason"
 FORCE = "harvestplus_force"
+#: What the mapping of an object's record left out (a JSON list of lines).
+NOTES = "harvestplus_notes"
 
 
 @dataclass(frozen=True)
