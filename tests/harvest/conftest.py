@@ -125,6 +125,18 @@ def create_source(
     )
 
 
+def update_config(source: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """Change settings of a source as a sysadmin would (``harvest_source_update``)."""
+    config = {**json.loads(source["config"] or "{}"), **changes}
+    sysadmin = factories.Sysadmin()
+    return call_action(
+        "harvest_source_update",
+        context={"user": sysadmin["name"]},
+        **{k: source[k] for k in ("id", "name", "url", "source_type", "owner_org", "title")},
+        config=json.dumps(config),
+    )
+
+
 @pytest.fixture
 def make_source(remote_ckan, remote_org, local_org) -> Callable[..., dict[str, Any]]:
     def make(source_type: str = "harvestplus_ckan", url: str = "", **config: Any) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class DkanServer(JsonServer):
 
     # --- HTTP --------------------------------------------------------------
     def answer(
-        self, method: str, path: str, query: dict[str, list[str]]
+        self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
         with self._lock:
             published = [d for d in self.datasets if d["id"] not in self.hidden]

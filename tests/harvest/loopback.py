@@ -1,6 +1,7 @@
 """A JSON API on a loopback port: a stdlib HTTP server in a thread.
 
-Subclasses answer ``(method, path, query)`` with a status and a JSON body;
+Subclasses answer ``(method, path, query, body)`` (``body``: the JSON a POST
+sent, else ``{}``) with a status and a JSON body;
 the catalogues built on it (dkan_server.py, captured_ckan.py) are served
 over real HTTP, like any remote.
 """
@@ -41,7 +42,7 @@ class JsonServer:
         self.stop()
 
     def answer(
-        self, method: str, path: str, query: dict[str, list[str]]
+        self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
         raise NotImplementedError
 
@@ -50,9 +51,18 @@ class JsonServer:
 
         class Handler(BaseHTTPRequestHandler):
             def _reply(self, method: str) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    posted = json.loads(sent) if sent else {}
+                except ValueError:
+                    posted = {}
                 url = urlsplit(self.path)
-                status, body = server.answer(method, url.path, parse_qs(url.query))
+                status, body = server.answer(
+                    method,
+                    url.path,
+                    parse_qs(url.query),
+                    posted if isinstance(posted, dict) else {},
+                )
                 data = json.dumps(body, ensure_ascii=False).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -6,7 +6,7 @@ from ckan import model
 from ckan.tests.helpers import call_action
 
 from ckanext.harvestplus.pipeline.run import run_sync
-from tests.harvest.conftest import HARVEST, harvested
+from tests.harvest.conftest import HARVEST, harvested, update_config
 
 pytestmark = HARVEST
 
@@ -85,22 +85,10 @@ def test_listing_walks_every_page_by_key(seed, make_source, monkeypatch):
 
 
 def test_changing_the_source_settings_rewrites_what_they_affect(seed, make_source):
-    import json
-
-    from ckan.tests import factories
-
     seed(4)
     source = make_source()
     run_sync(source["id"])
-    config = json.loads(source["config"])
-    config["private"] = True
-    sysadmin = factories.Sysadmin()
-    call_action(
-        "harvest_source_update",
-        context={"user": sysadmin["name"]},
-        **{k: source[k] for k in ("id", "name", "url", "source_type", "owner_org", "title")},
-        config=json.dumps(config),
-    )
+    update_config(source, private=True)
     summary = run_sync(source["id"])
     assert (summary.updated, summary.unchanged) == (4, 0), summary
     model.Session.expire_all()

@@ -13,12 +13,13 @@ import uuid
 from typing import Any
 
 from bs4 import BeautifulSoup
+from ckan import model
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
 
 from ckanext.harvestplus.pipeline.run import run_sync
-from tests.harvest.captured_ckan import CapturedCkan, envidat
-from tests.harvest.conftest import HARVEST, create_source, harvested
+from tests.harvest.captured_ckan import CapturedCkan, copy_of, envidat
+from tests.harvest.conftest import HARVEST, create_source, harvested, update_config
 
 pytestmark = HARVEST
 
@@ -271,3 +272,83 @@ def test_remote_orgs_and_groups_are_validated_on_save(remote_ckan, local_org):
     with pytest.raises(tk.ValidationError) as caught:
         create_source(remote_ckan.url, "harvestplus_ckan", local_org["id"], remote_orgs="yes")
     assert 'remote_orgs must be "only_local" or "create"' in str(caught.value.error_dict)
+
+
+def test_only_sysadmins_set_remote_orgs_and_remote_groups_create(remote_ckan, local_org):
+    """They put datasets in other organisations, or create groups on the site."""
+    import pytest
+    from ckan.plugins import toolkit as tk
+
+    editor = factories.User()
+    org = factories.Organization(users=[{"name": editor["name"], "capacity": "admin"}])
+    for config in ({"remote_orgs": "only_local"}, {"remote_groups": "create"}):
+        with pytest.raises(tk.ValidationError) as caught:
+            call_action(
+                "harvest_source_create",
+                context={"user": editor["name"], "ignore_auth": False},
+                name=f"source-{uuid.uuid4().hex[:8]}",
+                title="Not allowed",
+                url=remote_ckan.url,
+                source_type="harvestplus_ckan",
+                owner_org=org["id"],
+                config=json.dumps(config),
+            )
+        assert "Only sysadmins may set" in str(caught.value.error_dict["config"])
+
+
+def test_records_not_read_after_a_settings_change_are_read_in_a_later_run(local_org, monkeypatch):
+    """A run under new settings that fails part way leaves the records it did not
+    read to the next run, which reads them whatever their modified date."""
+    from ckanext.harvestplus.backends import ckan as backend
+
+    monkeypatch.setattr(backend, "ID_ROWS", 1)  # a listing page per record
+    records = [copy_of(envidat(), n) for n in range(3)]
+    with CapturedCkan(records) as portal:
+        source = create_source(portal.url, "harvestplus_ckan", local_org["id"])
+        assert run_sync(source["id"]).created == 3
+        update_config(source, private=True)
+        # The first listing page and its read answer; every later request fails
+        # (retries included).
+        portal.failing = set(range(portal.searches + 3, portal.searches + 50))
+        summary = run_sync(source["id"])
+        assert summary.updated == 1, summary
+        assert "The remote listing failed after 1 records" in summary.errors[0]
+        portal.failing = set()
+
+        summary = run_sync(source["id"])
+
+    assert (summary.updated, summary.unchanged) == (2, 1), summary
+    model.Session.expire_all()
+    assert {p.private for p in harvested(source["id"]).values()} == {True}
+
+
+def test_a_record_turned_private_that_cannot_be_mapped_is_taken_down(local_org):
+    record = envidat()
+    with CapturedCkan([record]) as portal:
+        source = create_source(portal.url, "harvestplus_ckan", local_org["id"])
+        assert run_sync(source["id"]).created == 1
+        local_id = harvested(source["id"])[record["id"]].id
+        record.update(private=True, name="", metadata_modified="2026-11-30T10:00:00")
+
+        summary = run_sync(source["id"])
+
+    assert summary.deleted == 1, summary
+    model.Session.expire_all()
+    assert model.Package.get(local_id).state == "deleted"
+    (item,) = summary.notes
+    assert "private on the remote and could not be mapped" in item["notes"][0]
+
+
+def test_a_change_of_remote_organisation_alone_is_written(remote_ckan, remote_org, make_source):
+    other = remote_ckan.action("organization_create", name=f"moved-{uuid.uuid4().hex[:8]}")
+    remote = remote_ckan.action(
+        "package_create", name=f"o-{remote_org['name']}", owner_org=remote_org["id"]
+    )
+    source = make_source(organizations_include=[remote_org["name"], other["name"]])
+    run_sync(source["id"])
+    remote_ckan.action("package_patch", id=remote["id"], owner_org=other["id"])
+
+    summary = run_sync(source["id"])
+
+    assert summary.updated == 1, summary
+    assert extras_of(only(source["id"]))["harvestplus_remote_organization"] == other["name"]

@@ -42,6 +42,17 @@ def remote_dataset(remote_ckan, remote_org, title: str, private: bool) -> dict[s
     )
 
 
+def reading_private(remote_ckan, remote_org, owner_org: str) -> dict[str, Any]:
+    """A source for the remote organisation with the remote sysadmin's token as api_key."""
+    return create_source(
+        remote_ckan.url,
+        "harvestplus_ckan",
+        owner_org,
+        organizations_include=[remote_org["name"]],
+        api_key=remote_ckan.token,
+    )
+
+
 def anonymous_sees(app, package: model.Package, org_name: str) -> dict[str, bool]:
     """Where an anonymous user finds the dataset: search, show, its page, the
     activity stream, the DCAT catalogue."""
@@ -75,13 +86,7 @@ def test_a_private_remote_dataset_is_private_here_and_follows_the_remote(
 ):
     secret = remote_dataset(remote_ckan, remote_org, "Salaries by person", private=True)
     public = remote_dataset(remote_ckan, remote_org, "Budget by year", private=False)
-    source = create_source(
-        remote_ckan.url,
-        "harvestplus_ckan",
-        local_org["id"],
-        organizations_include=[remote_org["name"]],
-        api_key=remote_ckan.token,
-    )
+    source = reading_private(remote_ckan, remote_org, local_org["id"])
 
     summary = run_sync(source["id"])
 
@@ -112,13 +117,7 @@ def test_a_private_remote_dataset_is_private_here_and_follows_the_remote(
 def test_without_an_organisation_a_private_remote_dataset_is_withheld(remote_ckan, remote_org):
     shown = remote_dataset(remote_ckan, remote_org, "Open now", private=False)
     hidden = remote_dataset(remote_ckan, remote_org, "Never open", private=True)
-    source = create_source(
-        remote_ckan.url,
-        "harvestplus_ckan",
-        "",
-        organizations_include=[remote_org["name"]],
-        api_key=remote_ckan.token,
-    )
+    source = reading_private(remote_ckan, remote_org, "")
 
     summary = run_sync(source["id"])
 
@@ -130,7 +129,7 @@ def test_without_an_organisation_a_private_remote_dataset_is_withheld(remote_cka
         .filter(HarvestObject.harvest_job_id == summary.job_id, HarvestObject.guid == hidden["id"])
         .all()
     )
-    assert any("private on the remote" in e.message for e in errors), errors
+    assert any("no organisation to keep it private in" in e.message for e in errors), errors
 
     # The public one turns private on the remote: its copy here is deleted, not left public.
     local_id = harvested(source["id"])[shown["id"]].id
@@ -141,3 +140,39 @@ def test_without_an_organisation_a_private_remote_dataset_is_withheld(remote_cka
     assert model.Package.get(local_id).state == "deleted"
     notes = {item["guid"]: item["notes"] for item in summary.notes}
     assert "not published here" in notes[shown["id"]][0]
+
+
+def test_a_dataset_made_private_in_bulk_on_the_remote_is_private_next_run(
+    remote_ckan, remote_org, local_org
+):
+    """CKAN 2.11's bulk "Make private" leaves the modified date as it was (2.12 goes
+    through package_patch, which changes it)."""
+    public = remote_dataset(remote_ckan, remote_org, "Soon private", private=False)
+    source = reading_private(remote_ckan, remote_org, local_org["id"])
+    run_sync(source["id"])
+    assert harvested(source["id"])[public["id"]].private is False
+    remote_ckan.action("bulk_update_private", datasets=[public["id"]], org_id=remote_org["id"])
+
+    summary = run_sync(source["id"])
+
+    assert summary.updated == 1, summary
+    model.Session.expire_all()
+    assert harvested(source["id"])[public["id"]].private is True
+
+
+def test_the_private_setting_without_an_organisation_withholds_every_record(
+    remote_ckan, remote_org
+):
+    remote_dataset(remote_ckan, remote_org, "Public on the remote", private=False)
+    source = create_source(
+        remote_ckan.url,
+        "harvestplus_ckan",
+        "",
+        organizations_include=[remote_org["name"]],
+        private=True,
+    )
+
+    summary = run_sync(source["id"])
+
+    assert (summary.created, summary.errored) == (0, 1), summary
+    assert harvested(source["id"]) == {}

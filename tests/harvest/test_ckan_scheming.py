@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ckan import model
 from ckan.tests.helpers import call_action
 
 from ckanext.harvestplus.pipeline.run import run_sync
 from tests.harvest.captured_ckan import CapturedCkan, envidat
-from tests.harvest.conftest import HARVEST, PLUGINS, create_source
+from tests.harvest.conftest import HARVEST, PLUGINS, create_source, harvested
 from tests.harvest.test_ckan_mapping import FUNDING, SPATIAL, extras_of, only, scheming_dataset
 
 SCHEMA = Path(__file__).parents[1] / "remote" / "scheming_dataset.yaml"
@@ -75,3 +76,22 @@ def test_an_extra_named_like_a_schema_field_fills_that_field(local_org):
     assert not {"doi", "language", "spatial"} & extras.keys()
     # Fields this schema lacks stay extras.
     assert extras["publication"] == record["publication"]
+
+
+def test_a_record_turned_private_that_the_schema_refuses_is_made_private(local_org):
+    """The update fails (the schema refuses its new value); the public copy
+    does not stay public meanwhile."""
+    record = envidat()
+    with CapturedCkan([record]) as portal:
+        source = create_source(portal.url, "harvestplus_ckan", local_org["id"])
+        assert run_sync(source["id"]).created == 1
+        record.update(
+            private=True, temporal_start="not a date", metadata_modified="2026-11-30T10:00:00"
+        )
+
+        summary = run_sync(source["id"])
+
+    assert summary.errored == 1, summary
+    model.Session.expire_all()
+    (package,) = harvested(source["id"]).values()
+    assert (package.state, package.private) == ("active", True)

@@ -59,6 +59,7 @@ CORE_FIELDS = frozenset(
 #: Remote dataset keys the mapping handles itself, or that CKAN computes: never
 #: copied as they are (the rest of the remote's top-level fields is).
 HANDLED = CORE_FIELDS | {
+    "capacity",
     "license_id",
     "license_title",
     "license_url",
@@ -134,6 +135,30 @@ def parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _capacity(listed: Mapping[str, Any]) -> bool | None:
+    """The remote's privacy as its search index lists it (None: not listed)."""
+    capacity = listed.get("capacity")
+    return None if capacity not in ("public", "private") else capacity == "private"
+
+
+def private_flag(remote: Mapping[str, Any]) -> bool:
+    """Whether a remote dataset is private; any sign of it counts (fails closed)."""
+    value = remote.get("private")
+    if isinstance(value, str):
+        value = value.strip().lower() in ("true", "1", "yes")
+    return bool(value) or remote.get("capacity") == "private"
+
+
+def list_of(remote: Mapping[str, Any], key: str, ctx: Context) -> list[Any]:
+    """A list the remote should send (tags, groups, resources); anything else is noted."""
+    value = remote.get(key)
+    if isinstance(value, list):
+        return value
+    if not empty(value):
+        ctx.notes.append(f"{key} dropped: the remote sent {type(value).__name__}, not a list")
+    return []
 
 
 def _quote(values: list[str]) -> str:
@@ -233,23 +258,29 @@ class CkanBackend(Backend):
                 "q": "*:*",
                 "fq": fq + after,
                 "sort": "id asc",
-                "fl": "id,metadata_modified",
+                "fl": "id,metadata_modified,capacity",
                 "include_private": True,
                 "rows": ID_ROWS,
                 "start": 0,
             }
             result = self.call(ctx, "package_search", body)
-            listed = [(r["id"], parse_time(r.get("metadata_modified"))) for r in result["results"]]
-            listed = [(i, m) for i, m in listed if i not in seen]
+            listed = [
+                (r["id"], parse_time(r.get("metadata_modified")), _capacity(r))
+                for r in result["results"]
+            ]
+            listed = [(i, m, c) for i, m, c in listed if i not in seen]
             if not listed:
                 break
-            seen.update(i for i, _ in listed)
-            wanted = [i for i, modified in listed if ctx.needs_payload(i, modified)]
+            seen.update(i for i, _, _ in listed)
+            wanted = [
+                i for i, modified, private in listed if ctx.needs_payload(i, modified, private)
+            ]
             full: dict[str, Any] = {}
             for start in range(0, len(wanted), size):
                 full.update(self._read(ctx, wanted[start : start + size]))
             yield [
-                Record(identity=i, payload=full.get(i), modified=modified) for i, modified in listed
+                Record(identity=i, payload=full.get(i), modified=modified)
+                for i, modified, _ in listed
             ]
             last = listed[-1][0]
             remaining = int(result.get("count", 0)) - len(result["results"])
@@ -292,7 +323,7 @@ class CkanBackend(Backend):
         dataset["tags"] = self.tags(remote, ctx)
         dataset["groups"] = self.groups(remote, ctx)
         dataset["resources"] = [
-            self.resource(r, ctx) for r in remote.get("resources") or [] if isinstance(r, dict)
+            self.resource(r, ctx) for r in list_of(remote, "resources", ctx) if isinstance(r, dict)
         ]
         extras = self.remote_extras(remote, ctx)
         dataset.update(self.schema_fields(remote, extras, ctx))
@@ -300,9 +331,12 @@ class CkanBackend(Backend):
         owner = self.owner(remote, ctx)
         if owner:
             dataset["owner_org"] = owner
-        if remote.get("private") is True:
+        if self.remote_private(remote):
             dataset["private"] = True
         return dataset
+
+    def remote_private(self, payload: Any) -> bool:
+        return isinstance(payload, dict) and private_flag(payload)
 
     def licence(self, remote: Mapping[str, Any], ctx: Context) -> str | None:
         for key in ("license_id", "license_url", "license_title"):
@@ -310,11 +344,11 @@ class CkanBackend(Backend):
             if isinstance(value, str) and value.strip().lower() in ctx.licences:
                 return ctx.licences[value.strip().lower()]
         value = remote.get("license_id")
-        return str(value) if value else None
+        return text(value) if not empty(value) else None
 
     def tags(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
         names = set()
-        for tag in remote.get("tags") or []:
+        for tag in list_of(remote, "tags", ctx):
             name = tag.get("name") if isinstance(tag, dict) else tag
             if not isinstance(name, str):
                 continue
@@ -334,7 +368,7 @@ class CkanBackend(Backend):
         creates the missing ones)."""
         create = ctx.config.get("remote_groups") == "create"
         result = []
-        for group in remote.get("groups") or []:
+        for group in list_of(remote, "groups", ctx):
             name = group.get("name") if isinstance(group, dict) else None
             if not isinstance(name, str) or not name:
                 continue
@@ -367,7 +401,10 @@ class CkanBackend(Backend):
     def remote_extras(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         """The remote's extras by key, without this site's own."""
         result: dict[str, Any] = {}
-        for extra in remote.get("extras") or []:
+        extras = remote.get("extras")
+        if isinstance(extras, dict):  # the action API's older shape: {key: value}
+            extras = [{"key": k, "value": v} for k, v in extras.items()]
+        for extra in extras if isinstance(extras, list) else []:
             if not isinstance(extra, dict) or not extra.get("key"):
                 continue
             key = str(extra["key"])
@@ -457,9 +494,7 @@ class CkanBackend(Backend):
 
     def provenance(self, record: Record, ctx: Context) -> Provenance:
         remote = record.payload if isinstance(record.payload, dict) else {}
-        extras = {
-            e.get("key"): e.get("value") for e in remote.get("extras") or [] if isinstance(e, dict)
-        }
+        extras = self.remote_extras(remote, ctx)
         uri = remote.get("uri") or extras.get("uri") or extras.get("dct:identifier") or ""
         licence = remote.get("license_id")
         unknown = (

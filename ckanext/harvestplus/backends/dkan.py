@@ -90,12 +90,10 @@ class DkanBackend(CkanBackend):
                 f"package_show failed for {len(failed)} of {len(identities)} records: {shown}"
             )
 
-    def map(self, record: Record, ctx: Context) -> dict[str, Any]:
-        dataset = super().map(record, ctx)
+    def remote_private(self, payload: Any) -> bool:
         # DKAN 7 answers "private": true for published datasets its API serves to
         # anyone (opendata.hautsdefrance.fr does); only published ones are listed.
-        dataset.pop("private", None)
-        return dataset
+        return False
 
     def tags(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
         plain = [

@@ -4,7 +4,7 @@
   and ``harvest_source_create``/``update`` all end here): the URL is checked
   (see :mod:`.validators`) and a masked API key is kept (see :mod:`.secrets`);
   a created source is returned with its ``status``, as ``harvest_source_show``
-  returns it.
+  returns it; only sysadmins set ``remote_orgs`` and ``remote_groups: create``.
 - ``package_delete`` of a harvest source (*Delete source*, whichever page or
   call it comes from): unfinished jobs stop and the source's datasets become
   ordinary local datasets (:func:`lifecycle.detach`).
@@ -20,11 +20,12 @@ import logging
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-from ckan import model
+from ckan import authz, model
 from ckanext.harvest.model import HarvestSource
 
 from ckanext.harvestplus import jobs, lifecycle
 from ckanext.harvestplus.logic import secrets, validators
+from ckanext.harvestplus.pipeline import sourceconfig
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,39 @@ def _check_url(data_dict: dict[str, Any], stored: HarvestSource | None) -> dict[
     raise tk.ValidationError(errors)
 
 
+def _sysadmin_options(config: str | None) -> dict[str, Any]:
+    """The options that reach beyond the source's organisation: ``remote_orgs``
+    places datasets in other organisations (whose members then see them) and
+    ``remote_groups: create`` creates groups on the site."""
+    try:
+        parsed = sourceconfig.loads(config)
+    except sourceconfig.ConfigError:
+        return {}  # refused with its own message by the config check
+    return {
+        "remote_orgs": parsed.get("remote_orgs"),
+        "remote_groups": "create" if parsed.get("remote_groups") == "create" else None,
+    }
+
+
+def _check_sysadmin_options(
+    context: dict[str, Any], data_dict: dict[str, Any], stored: HarvestSource | None
+) -> None:
+    """Only sysadmins set or change ``remote_orgs`` and ``remote_groups: create``;
+    others may still save a source a sysadmin set them on."""
+    if "config" not in data_dict or context.get("ignore_auth"):
+        return
+    wanted = _sysadmin_options(data_dict.get("config"))
+    before = _sysadmin_options(stored.config if stored else None)
+    changed = sorted(k for k, v in wanted.items() if v and v != before[k])
+    if changed and not authz.is_sysadmin(context.get("user")):
+        raise tk.ValidationError({"config": [f"Only sysadmins may set {' and '.join(changed)}."]})
+
+
 @tk.chained_action
 def package_create(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
     if data_dict.get("type") != "harvest":
         return up(context, data_dict)
+    _check_sysadmin_options(context, data_dict, None)
     created = up(context, _check_url(data_dict, None))
     if isinstance(created, dict) and created.get("status") is None:
         # ckanext-harvest adds its source to the session without a flush, and CKAN
@@ -89,6 +119,7 @@ def package_update(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) 
     stored = stored_source(data_dict.get("id") or data_dict.get("name"))
     if stored is not None:
         data_dict = secrets.keep_stored_secret(context, data_dict)
+        _check_sysadmin_options(context, data_dict, stored)
         data_dict = _check_url(data_dict, stored)
     return up(context, data_dict)
 

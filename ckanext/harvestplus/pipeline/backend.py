@@ -96,6 +96,8 @@ class Context:
     local_orgs: frozenset[str] = frozenset()
     #: What the mapping of the current record left out, for its lines in the job report.
     notes: list[str] = field(default_factory=list)
+    #: Identities whose local dataset is private now.
+    private_here: frozenset[str] = frozenset()
 
     def headers(self) -> dict[str, str]:
         key = self.config.get("api_key")
@@ -105,9 +107,22 @@ class Context:
         headers = {**self.headers(), **kwargs.pop("headers", {})}
         return http.fetch(url, policy=self.policy, headers=headers, **kwargs)
 
-    def needs_payload(self, identity: str, modified: dt.datetime | None) -> bool:
-        """Whether a record must be read again to know whether it changed."""
+    def needs_payload(
+        self, identity: str, modified: dt.datetime | None, private: bool | None = None
+    ) -> bool:
+        """Whether a record must be read again to know whether it changed.
+
+        ``private`` is the remote's privacy as listed (None: not listed). A
+        remote may change it without a new modified date (CKAN's bulk "Make
+        private" does), so a record private on the remote is always read again,
+        and so is one public there that is private here (unless the source makes
+        everything private).
+        """
         if self.force or identity not in self.known or modified is None:
+            return True
+        if private is True:
+            return True
+        if private is False and identity in self.private_here and not self.config.get("private"):
             return True
         return self.known[identity] != modified
 
@@ -145,6 +160,10 @@ class Backend:
 
     def provenance(self, record: Record, ctx: Context) -> Provenance:
         return Provenance()
+
+    def remote_private(self, payload: Any) -> bool:
+        """Whether a record is private on the remote (its local copy must never be public)."""
+        return False
 
     #: Bumped when the mapping changes what it writes, so that the next run reads
     #: every record again instead of skipping those the remote did not change.

@@ -47,6 +47,7 @@ from ckanext.harvestplus.pipeline.backend import (
     Backend,
     Context,
     LocalSchema,
+    Provenance,
     Record,
     RecordError,
     RecordWithheld,
@@ -130,8 +131,8 @@ def job_options(job: HarvestJob) -> RunOptions:
 
 
 WITHHELD = (
-    "private on the remote, and this source has no organisation to keep it private in: "
-    "not published here"
+    "private (on the remote, or by the source's settings), and this source has no "
+    "organisation to keep it private in: not published here"
 )
 
 
@@ -144,16 +145,22 @@ def settle(dataset: dict[str, Any], ctx: Context) -> dict[str, Any]:
     record private on the remote with no organisation is withheld.
     """
     owner = str(dataset.get("owner_org") or ctx.owner_org or "")
-    remote_private = bool(dataset.get("private"))
-    if remote_private and not owner:
+    private = bool(dataset.get("private")) or bool(ctx.config.get("private", False))
+    if private and not owner:
         raise RecordWithheld(WITHHELD)
-    private = (remote_private or bool(ctx.config.get("private", False))) and bool(owner)
     return {**dataset, "owner_org": owner, "private": private}
 
 
-def digest(dataset: dict[str, Any], ctx: Context) -> str:
-    """The content hash of what a run would write: the settled dataset."""
-    return content_hash(settle(dataset, ctx))
+def written_hash(settled: dict[str, Any], found: Provenance) -> str:
+    """The content hash of what a run writes: the settled dataset and the
+    provenance that is not a date (so that a remote change of organisation or
+    licence title alone is written too)."""
+    stable = (found.remote_url, found.uri, found.organization, found.license_title)
+    return content_hash({**settled, "__provenance": [*stable, found.license_url]})
+
+
+def digest(dataset: dict[str, Any], ctx: Context, found: Provenance) -> str:
+    return written_hash(settle(dataset, ctx), found)
 
 
 def site_user() -> str:
@@ -347,6 +354,8 @@ class Gather:
         self.extra_rows: list[dict[str, str]] = []
         self.queued: list[str] = []
         self.pending_errors: list[tuple[str, str]] = []
+        #: Held objects whose record was re-read under the current settings.
+        self.settings_read: list[str] = []
         self.config_digest = ""
         self.now = now()
 
@@ -380,15 +389,8 @@ class Gather:
             HarvestGatherError.create(f"Invalid source configuration: {e}", self.job)
             return []
         held = store.held(self.source.id)
-        # Records a backend may skip reading when their modified date is unchanged:
-        # only those held as active datasets (a restore needs the payload).
-        ctx.known = {
-            i: h.remote_modified
-            for i, h in held.items()
-            if h.package_state == "active" and h.archived_at is None and h.content_hash
-        }
-        # What shapes every mapped dataset besides the record itself: when it
-        # changes, every record is read again (``known`` is dropped).
+        # What shapes every mapped dataset besides the record itself: a record
+        # last read under other settings is read again, whatever its date.
         self.config_digest = content_hash(
             {
                 "config": dict(cfg.raw),
@@ -401,8 +403,18 @@ class Gather:
                 },
             }
         )
-        if self.config_digest != self._previous_config_digest():
-            ctx.known = {}  # the settings changed: read every record again
+        # Records a backend may skip reading when their modified date is unchanged:
+        # only those held as active datasets (a restore needs the payload), last
+        # read under these settings.
+        ctx.known = {
+            i: h.remote_modified
+            for i, h in held.items()
+            if h.package_state == "active"
+            and h.archived_at is None
+            and h.content_hash
+            and h.settings_digest == self.config_digest
+        }
+        ctx.private_here = frozenset(i for i, h in held.items() if h.private)
         locals_ = {i: h.local() for i, h in held.items()}
 
         remote: dict[str, str] = {}
@@ -450,6 +462,18 @@ class Gather:
 
     def _flush(self) -> None:
         """Send the rows gathered so far, in the open transaction (memory stays flat)."""
+        if self.settings_read:
+            model.Session.execute(
+                sa.text(
+                    "DELETE FROM harvest_object_extra "
+                    "WHERE harvest_object_id = ANY(:ids) AND key = :key"
+                ),
+                {"ids": self.settings_read, "key": store.SETTINGS},
+            )
+            self.extra_rows += [
+                store.extra_row(i, store.SETTINGS, self.config_digest) for i in self.settings_read
+            ]
+            self.settings_read = []
         store.insert_objects(self.object_rows, self.extra_rows)
         store.insert_errors(self.pending_errors, stage="Gather")
         self.object_rows, self.extra_rows, self.pending_errors = [], [], []
@@ -479,12 +503,19 @@ class Gather:
                 continue
             ctx.notes.clear()
             try:
-                hashes[identity] = digest(self.backend.map(record, ctx), ctx)
+                mapped = self.backend.map(record, ctx)
+                hashes[identity] = digest(mapped, ctx, self.backend.provenance(record, ctx))
             except RecordWithheld as e:
                 self._withheld(record, held.get(identity), e, remote)
                 continue
             except Exception as e:
-                self._failed(record, held.get(identity), e)
+                h = held.get(identity)
+                if h is not None and not h.private and self.backend.remote_private(record.payload):
+                    # Unmappable, and private on the remote: not left public here.
+                    reason = f"private on the remote and could not be mapped ({_message(e)})"
+                    self._withheld(record, h, RecordWithheld(reason), remote)
+                    continue
+                self._failed(record, h, e)
                 if identity in held:  # listed, so not vanished: keep it as it is
                     remote[identity] = held[identity].content_hash
                 continue
@@ -547,6 +578,8 @@ class Gather:
         self.extra_rows.append(store.extra_row(object_id, store.ACTION, action.value))
         if content_hash_:
             self.extra_rows.append(store.extra_row(object_id, store.HASH, content_hash_))
+        if payload is not None:
+            self.extra_rows.append(store.extra_row(object_id, store.SETTINGS, self.config_digest))
         self.queued.append(object_id)
 
     def _notes(self, object_id: str, notes: list[str]) -> None:
@@ -585,6 +618,9 @@ class Gather:
             import_finished=done,
         )
         self._notes(object_id, notes or [])
+        if record.payload is not None and held.settings_digest != self.config_digest:
+            # Re-read under new settings and equal: not read again next time.
+            self.settings_read.append(held.object_id)
         if (
             record.payload is not None
             and record.modified is not None
@@ -627,18 +663,6 @@ class Gather:
                             self.queued[-1], store.MISSING_SINCE, h.missing_since.isoformat()
                         )
                     )
-
-    def _previous_config_digest(self) -> str | None:
-        row = model.Session.execute(
-            sa.text(
-                "SELECT h.plan ->> 'config_digest' FROM harvestplus_job h "
-                "JOIN harvest_job j ON j.id = h.job_id "
-                "WHERE j.source_id = :source AND j.id <> :job AND h.plan IS NOT NULL "
-                "ORDER BY j.created DESC LIMIT 1"
-            ),
-            {"source": self.source.id, "job": self.job.id},
-        ).first()
-        return row[0] if row else None
 
     def _save_plan(self, result: plan.Plan) -> None:
         counts: dict[str, Any] = {a.value: n for a, n in result.counts.items()}
@@ -688,8 +712,34 @@ class Import:
             message = _message(e)
             log.warning("Import of %s (%s) failed: %s", obj.guid, action, message)
             HarvestObjectError.create(f"{action or 'import'} failed: {message}", obj, "Import")
+            if action in (Action.CREATE.value, Action.UPDATE.value, Action.RESTORE.value):
+                self._protect()
             return False
         return True
+
+    def _protect(self) -> None:
+        """After a failed write: a record private on the remote is not left public
+        here (made private, or deleted when it has no organisation)."""
+        payload = json.loads(self.obj.content or "null")
+        package_id = self.obj.package_id or store.last_package(self.source.id, self.obj.guid)
+        package = model.Package.get(package_id) if package_id else None
+        if (
+            package is None
+            or package.state != "active"
+            or package.private
+            or not self.backend.remote_private(payload)
+        ):
+            return
+        try:
+            if package.owner_org:
+                tk.get_action("package_patch")(
+                    self._api_context(), {"id": package.id, "private": True}
+                )
+            else:
+                tk.get_action("package_delete")(self._api_context(), {"id": package.id})
+        except Exception:
+            model.Session.rollback()
+            log.exception("Could not take the public copy of %s down", self.obj.guid)
 
     def _api_context(self) -> dict[str, Any]:
         # return_id_only: the caller needs no package_show of what it just wrote.
@@ -734,7 +784,7 @@ class Import:
         )
         ctx.notes.clear()
         dataset = settle(self.backend.map(record, ctx), ctx)
-        written = content_hash(dataset)
+        written = written_hash(dataset, self.backend.provenance(record, ctx))
         known_id = obj.package_id or store.last_package(self.source.id, obj.guid)
         existing = model.Package.get(known_id) if known_id else None
         if existing is not None and action == Action.CREATE.value:
@@ -781,12 +831,18 @@ class Import:
                 self._create_group("group_create", group["name"], remote.get(group["name"], {}))
 
     def _create_group(self, action: str, name: str, about: dict[str, Any]) -> None:
+        """Create a group or organisation in the import's transaction (committed
+        with the dataset, or not at all)."""
         data = {"name": name, "title": text_or(about.get("title"), name)}
-        for key in ("description", "image_url"):
-            if isinstance(about.get(key), str) and about[key]:
-                data[key] = about[key]
+        if isinstance(about.get("description"), str) and about["description"]:
+            data["description"] = about["description"]
+        image = about.get("image_display_url") or about.get("image_url")
+        if isinstance(image, str) and image.startswith(("https://", "http://")):
+            data["image_url"] = image  # a relative one is a file of the remote's
+        context = dict(self._api_context(), return_id_only=False, defer_commit=True)
         try:
-            tk.get_action(action)(dict(self._api_context(), return_id_only=False), data)
+            tk.get_action(action)(context, data)
+            model.Session.flush()
         except tk.ValidationError as e:
             kind = "organisation" if action == "organization_create" else "group"
             raise RecordError(

@@ -57,12 +57,13 @@ def preview(
                     continue
                 try:
                     dataset = backend.map(record, ctx)
+                    found = backend.provenance(record, ctx)
+                    remote[record.identity] = digest(dataset, ctx, found)
                 except Exception as e:
                     errors.append(f"Could not map record {record.identity}: {e}")
                     if record.identity in held:
                         remote[record.identity] = held[record.identity].content_hash
                     continue
-                remote[record.identity] = digest(dataset, ctx)
                 if len(shown) < limit:
                     shown.append(dataset)
     except Exception as e:

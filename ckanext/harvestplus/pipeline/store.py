@@ -30,6 +30,8 @@ ARCHIVE_REASON = "harvestplus_archive_reason"
 FORCE = "harvestplus_force"
 #: What the mapping of an object's record left out (a JSON list of lines).
 NOTES = "harvestplus_notes"
+#: The settings digest (source config, mapping, schema) a record was last read under.
+SETTINGS = "harvestplus_settings_digest"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Held:
     remote_modified: dt.datetime | None
     missing_since: dt.datetime | None
     archived_at: dt.datetime | None
+    #: Settings digest the record was last read under ("" when unknown).
+    settings_digest: str = ""
+    #: Whether the local dataset is private.
+    private: bool = False
 
     def local(self) -> Local:
         return Local(
@@ -66,13 +72,15 @@ HELD_SQL = sa.text(
     SELECT o.guid, o.id, o.package_id, p.state, o.metadata_modified_date,
            max(e.value) FILTER (WHERE e.key = :hash) AS hash,
            max(e.value) FILTER (WHERE e.key = :missing) AS missing,
-           max(e.value) FILTER (WHERE e.key = :archived) AS archived
+           max(e.value) FILTER (WHERE e.key = :archived) AS archived,
+           max(e.value) FILTER (WHERE e.key = :settings) AS settings,
+           coalesce(p.private, false)
     FROM harvest_object o
     LEFT JOIN package p ON p.id = o.package_id
     LEFT JOIN harvest_object_extra e
-           ON e.harvest_object_id = o.id AND e.key IN (:hash, :missing, :archived)
+           ON e.harvest_object_id = o.id AND e.key IN (:hash, :missing, :archived, :settings)
     WHERE o.harvest_source_id = :source AND o.current
-    GROUP BY o.id, p.state
+    GROUP BY o.id, p.state, p.private
     """
 )
 
@@ -81,10 +89,17 @@ def held(source_id: str) -> dict[str, Held]:
     """Identity -> what the source holds for it (current objects only)."""
     rows = model.Session.execute(
         HELD_SQL,
-        {"source": source_id, "hash": HASH, "missing": MISSING_SINCE, "archived": ARCHIVED_AT},
+        {
+            "source": source_id,
+            "hash": HASH,
+            "missing": MISSING_SINCE,
+            "archived": ARCHIVED_AT,
+            "settings": SETTINGS,
+        },
     )
     result: dict[str, Held] = {}
-    for guid, object_id, package_id, state, modified, hash_, missing, archived in rows:
+    for row in rows:
+        guid, object_id, package_id, state, modified, hash_, missing, archived = row[:8]
         if modified is not None and modified.tzinfo is None:
             modified = modified.replace(tzinfo=dt.timezone.utc)
         result[guid] = Held(
@@ -96,6 +111,8 @@ def held(source_id: str) -> dict[str, Held]:
             remote_modified=modified,
             missing_since=parse_time(missing),
             archived_at=parse_time(archived),
+            settings_digest=row[8] or "",
+            private=bool(row[9]),
         )
     return result
 
