@@ -20,6 +20,8 @@ from ckan import model
 from ckanext.harvest import queue
 from ckanext.harvest.model import HarvestGatherError, HarvestJob
 
+from ckanext.harvestplus.pipeline.harvester import site_user
+
 log = logging.getLogger(__name__)
 
 #: Job statuses after which nothing more runs.
@@ -92,8 +94,7 @@ def waiting_for_gather(job_id: str) -> bool:
 
 
 def _site_context() -> dict[str, Any]:
-    user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
-    return {"model": model, "session": model.Session, "user": user["name"], "ignore_auth": True}
+    return {"model": model, "session": model.Session, "user": site_user(), "ignore_auth": True}
 
 
 def finish_if_done(job_id: str) -> bool:
@@ -125,7 +126,7 @@ def _notify(context: dict[str, Any], source_id: str) -> None:
         return
     status = tk.get_action("harvest_source_show_status")(dict(context), {"id": source_id})
     errored = status["last_job"]["stats"].get("errored", 0)
-    if errored and (notify_all or notify_errors):
+    if errored:
         harvest_update.send_error_email(dict(context), source_id, status)
     elif notify_all:
         harvest_update.send_summary_email(dict(context), source_id, status)

@@ -217,9 +217,10 @@ class Detached:
 
 def _search(fq: str) -> Iterator[dict[str, Any]]:
     start = 0
+    api = _api()
     while True:
         found = tk.get_action("package_search")(
-            _api(),
+            dict(api),
             {
                 "fq": fq,
                 "include_private": True,
@@ -241,19 +242,26 @@ def adoptable(source_id: str) -> list[Detached]:
     source = HarvestSource.get(source_id)
     if source is None or not source.active:
         return []
-    taken = set(store.held(source_id))
     url = normalized_url(source.url).replace("\\", "\\\\").replace('"', '\\"')
-    held = sa.select(HarvestObject.package_id).where(HarvestObject.current.is_(True))
-    held_ids = {str(r[0]) for r in model.Session.execute(held) if r[0]}
-    found = []
-    for dataset in _search(f'extras_{DETACHED_FROM}:"{url}"'):
-        # package_search returns extras asked for in fl without their "extras_" prefix.
-        remote_id = dataset.get(f"{PROVENANCE}remote_id")
-        if not remote_id or dataset["id"] in held_ids or remote_id in taken:
-            continue
-        if dataset.get(f"{PROVENANCE}backend") not in (None, source.type):
-            continue
-        found.append(Detached(dataset["id"], dataset["name"], str(remote_id)))
+    # package_search returns extras asked for in fl without their "extras_" prefix.
+    candidates = [
+        d
+        for d in _search(f'extras_{DETACHED_FROM}:"{url}"')
+        if d.get(f"{PROVENANCE}remote_id") and d.get(f"{PROVENANCE}backend") in (None, source.type)
+    ]
+    if not candidates:  # the usual case: no database query at all
+        return []
+    taken = set(store.held(source_id))
+    held = sa.select(HarvestObject.package_id).where(
+        HarvestObject.current.is_(True),
+        HarvestObject.package_id.in_([d["id"] for d in candidates]),
+    )
+    held_ids = {str(r[0]) for r in model.Session.execute(held)}
+    found = [
+        Detached(d["id"], d["name"], str(d[f"{PROVENANCE}remote_id"]))
+        for d in candidates
+        if d["id"] not in held_ids and d[f"{PROVENANCE}remote_id"] not in taken
+    ]
     # The index may lag behind the database (or be another site's Solr core).
     alive = {
         str(r[0])

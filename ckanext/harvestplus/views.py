@@ -38,7 +38,7 @@ def delete(id: str) -> Any:  # noqa: A002 (CKAN's name for it)
     clear = _flag("clear")
     try:
         source = tk.get_action("harvest_source_show")(_context(), {"id": id})
-        kept = tk.h.package_count_for_source(source["id"])
+        kept = 0 if clear else tk.h.package_count_for_source(source["id"])
         tk.get_action("harvest_source_delete")(_context(), {"id": source["id"], "clear": clear})
     except tk.ObjectNotFound:
         return tk.abort(404, tk._("Harvest source not found"))

@@ -415,12 +415,13 @@ class CkanBackend(Backend):
 
     def value_for(self, name: str, value: Any, ctx: Context) -> Any:
         """A value for a local schema field: as it is for a structured field, else text."""
-        if name in ctx.schema.structured and isinstance(value, (list, dict)):
-            return value
-        if name in ctx.schema.structured and isinstance(value, str) and value[:1] in "[{":
-            try:
-                return json.loads(value)
-            except ValueError:
+        if name in ctx.schema.structured:
+            if isinstance(value, str) and value.startswith(("[", "{")):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            if isinstance(value, (list, dict)):
                 return value
         return text(value)
 
@@ -449,7 +450,7 @@ class CkanBackend(Backend):
         its top-level fields this site's schema does not have (an extra wins over a
         field of the same name). An extra named like a dataset field of this site is
         dropped (CKAN refuses it) and noted."""
-        fields = CORE_FIELDS | ctx.schema.dataset_fields | ctx.dataset_fields
+        fields = CORE_FIELDS | ctx.schema.dataset_fields
         result: dict[str, str] = {}
         for key, value in extras.items():
             if key in fields:

@@ -118,7 +118,7 @@ def package_create(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) 
 def package_update(up: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
     stored = stored_source(data_dict.get("id") or data_dict.get("name"))
     if stored is not None:
-        data_dict = secrets.keep_stored_secret(context, data_dict)
+        data_dict = secrets.keep_stored_secret(context, data_dict, stored)
         _check_sysadmin_options(context, data_dict, stored)
         data_dict = _check_url(data_dict, stored)
     return up(context, data_dict)

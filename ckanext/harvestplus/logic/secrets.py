@@ -122,16 +122,12 @@ def redact_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     return pkg_dict
 
 
-def keep_stored_secret(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
-    """Keep the stored secret where an edit sends the mask back; refuse to send it
-    to a new address unless the user may see it."""
+def keep_stored_secret(
+    context: dict[str, Any], data_dict: dict[str, Any], stored: HarvestSource
+) -> dict[str, Any]:
+    """Keep the stored secret where an edit of ``stored`` sends the mask back;
+    refuse to send it to a new address unless the user may see it."""
     if not (data_dict.get("config") and sourceconfig.MASK in str(data_dict["config"])):
-        return data_dict
-    stored = HarvestSource.get(data_dict.get("id") or data_dict.get("name") or "")
-    if stored is None and data_dict.get("name"):
-        package = model.Package.get(data_dict["name"])
-        stored = HarvestSource.get(package.id) if package is not None else None
-    if stored is None:
         return data_dict
     owner = getattr(model.Package.get(stored.id), "owner_org", None)
     moved = (data_dict.get("url") or stored.url).strip() != stored.url.strip()

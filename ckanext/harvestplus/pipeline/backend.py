@@ -88,9 +88,8 @@ class Context:
     local_groups: frozenset[str] = frozenset()
     #: Licence ids this site knows, and licence URLs/titles to ids.
     licences: Mapping[str, str] = field(default_factory=dict)
-    #: Fields of this site's dataset schema (an extra may not be named like one).
-    dataset_fields: frozenset[str] = frozenset()
-    #: This site's dataset and resource schema.
+    #: This site's dataset and resource schema (an extra may not be named like a
+    #: dataset field).
     schema: LocalSchema = field(default_factory=LocalSchema)
     #: Names of the active organisations of this site.
     local_orgs: frozenset[str] = frozenset()

@@ -39,6 +39,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
 from ckan.lib.plugins import lookup_package_plugin
+from ckan.logic.schema import default_resource_schema
 from ckanext.harvest.interfaces import IHarvester
 from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject, HarvestObjectError
 
@@ -222,8 +223,6 @@ def local_schema() -> LocalSchema:
                 structured=frozenset(f["field_name"] for f in fields + resource if _multiple(f)),
                 scheming=True,
             )
-    from ckan.logic.schema import default_resource_schema
-
     return LocalSchema(
         dataset_fields=dataset_fields(), resource_fields=frozenset(default_resource_schema())
     )
@@ -326,7 +325,6 @@ def context_for(backend: Backend, source: Any, options: RunOptions) -> Context:
         owner_org=owner,
         local_groups=local_groups(),
         licences=licences(),
-        dataset_fields=dataset_fields(),
         schema=local_schema(),
         local_orgs=local_orgs(),
     )
@@ -462,18 +460,8 @@ class Gather:
 
     def _flush(self) -> None:
         """Send the rows gathered so far, in the open transaction (memory stays flat)."""
-        if self.settings_read:
-            model.Session.execute(
-                sa.text(
-                    "DELETE FROM harvest_object_extra "
-                    "WHERE harvest_object_id = ANY(:ids) AND key = :key"
-                ),
-                {"ids": self.settings_read, "key": store.SETTINGS},
-            )
-            self.extra_rows += [
-                store.extra_row(i, store.SETTINGS, self.config_digest) for i in self.settings_read
-            ]
-            self.settings_read = []
+        store.set_extra(self.settings_read, store.SETTINGS, self.config_digest)
+        self.settings_read = []
         store.insert_objects(self.object_rows, self.extra_rows)
         store.insert_errors(self.pending_errors, stage="Gather")
         self.object_rows, self.extra_rows, self.pending_errors = [], [], []
@@ -784,7 +772,8 @@ class Import:
         )
         ctx.notes.clear()
         dataset = settle(self.backend.map(record, ctx), ctx)
-        written = written_hash(dataset, self.backend.provenance(record, ctx))
+        found = self.backend.provenance(record, ctx)
+        written = written_hash(dataset, found)
         known_id = obj.package_id or store.last_package(self.source.id, obj.guid)
         existing = model.Package.get(known_id) if known_id else None
         if existing is not None and action == Action.CREATE.value:
@@ -797,7 +786,7 @@ class Import:
         self._groups(dataset, record, ctx)
         dataset["state"] = "active"
         dataset["extras"] = _without_provenance(dataset.get("extras")) + self._provenance(
-            record, ctx
+            record, found
         )
 
         obj.package_id = package_id
@@ -849,8 +838,7 @@ class Import:
                 f"could not create the remote's {kind} {name!r} here: {_message(e)}"
             ) from e
 
-    def _provenance(self, record: Record, ctx: Context) -> list[dict[str, str]]:
-        found = self.backend.provenance(record, ctx)
+    def _provenance(self, record: Record, found: Provenance) -> list[dict[str, str]]:
         values = {
             "source_id": self.source.id,
             "backend": self.backend.name,
@@ -924,11 +912,7 @@ def archived_copy(api: dict[str, Any], package_id: str, reason: str) -> tuple[di
 
 
 def _set_extra(obj: HarvestObject, key: str, value: str) -> None:
-    model.Session.execute(
-        sa.text("DELETE FROM harvest_object_extra WHERE harvest_object_id = :id AND key = :key"),
-        {"id": obj.id, "key": key},
-    )
-    store.insert_objects([], [store.extra_row(obj.id, key, value)])
+    store.set_extra([obj.id], key, value)
 
 
 def _without_provenance(extras: Any) -> list[dict[str, str]]:

@@ -133,6 +133,19 @@ def last_package(source_id: str, identity: str) -> str | None:
     return row[0] if row else None
 
 
+def set_extra(object_ids: list[str], key: str, value: str) -> None:
+    """Give objects the extra ``key`` = ``value``, replacing theirs (no commit)."""
+    if not object_ids:
+        return
+    model.Session.execute(
+        sa.delete(HarvestObjectExtra)
+        .where(HarvestObjectExtra.harvest_object_id.in_(object_ids))
+        .where(HarvestObjectExtra.key == key)
+        .execution_options(synchronize_session=False)
+    )
+    insert_objects([], [extra_row(i, key, value) for i in object_ids])
+
+
 def insert_objects(
     rows: Iterable[Mapping[str, object]], extras: Iterable[Mapping[str, str]]
 ) -> None:
