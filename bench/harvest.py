@@ -8,7 +8,9 @@ each, on a database rebuilt from scratch:
 * ``ckanext-harvest``: its own ``ckan`` harvester, run in-process as ``ckan harvester
   run-test`` does (gather, fetch and import of every object, then harvest_jobs_run);
 * ``harvestplus``: the ``harvestplus_ckan`` harvester through ``run_sync`` (skipped, with the
-  reason, where this install does not have it yet).
+  reason, where this install does not have it yet);
+* ``harvestplus-queue``: the same harvester as production runs it: queued by
+  ``harvestplus_source_run``, consumed from Redis by the gather worker and one fetch worker.
 
 ``ckanext-harvest-full`` (on request only) is ckanext-harvest with ``force_all``: by default it
 asks the remote only for datasets modified since its last clean job less one hour, so its
@@ -43,7 +45,7 @@ ROOT = HERE.parent
 CHILD = HERE / "harvest_child.py"
 PG_URL = "postgresql://harvestplus:harvestplus@127.0.0.1:5432"
 PG_CLIENT = ["-h", "127.0.0.1", "-U", "harvestplus"]
-IMPLEMENTATIONS = ("bare", "ckanext-harvest", "harvestplus")
+IMPLEMENTATIONS = ("bare", "ckanext-harvest", "harvestplus", "harvestplus-queue")
 # ckanext-harvest with force_all: it lists everything each run, as harvestplus does.
 OPTIONAL = ("ckanext-harvest-full",)
 WORKLOADS = ("first", "no-change", "5% changed")

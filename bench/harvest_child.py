@@ -217,12 +217,37 @@ def run_harvestplus_sync(source_id: str) -> dict[str, Any]:
     return {"summary": summary if isinstance(summary, dict) else repr(summary)}
 
 
+def run_harvestplus_queue(source_id: str) -> dict[str, Any]:
+    """harvestplus through the queues, as the Harvest Sources UI runs it: the run is queued
+    by ``harvestplus_source_run`` and consumed from Redis by the gather worker, then by one
+    fetch worker (the code of ``ckan harvestplus worker gather|fetch``, in this process)
+    until the job is finished."""
+    import ckan.plugins.toolkit as tk
+    from ckanext.harvest import queue
+
+    from ckanext.harvestplus.workers import Stage, Worker
+
+    queued = tk.get_action("harvestplus_source_run")(site_context(), {"id": source_id})
+    job_id = queued["job_id"]
+    Worker(Stage.GATHER, poll=0.05).run(max_messages=1)
+    fetch = Worker(Stage.FETCH, poll=0.05)
+    while True:
+        summary = tk.get_action("harvestplus_job_summary")(site_context(), {"id": job_id})
+        if summary["status"] == "Finished":
+            return {"summary": summary}
+        waiting = queue.get_connection().llen(queue.get_fetch_routing_key())
+        if not waiting:
+            raise RuntimeError(f"job {job_id} is {summary['status']} with nothing queued")
+        fetch.run(max_messages=fetch.handled + waiting)
+
+
 HARVESTERS: dict[str, tuple[str, str, Callable[[str], dict[str, Any]]]] = {
     # implementation: (source type, source config, one harvest run)
     "ckanext-harvest": ("ckan", "", run_ckanext_harvest_job),
     # Not run by default: its full listing on every run, as a harvester must to see deletions.
     "ckanext-harvest-full": ("ckan", '{"force_all": true}', run_ckanext_harvest_job),
     "harvestplus": ("harvestplus_ckan", "{}", run_harvestplus_sync),
+    "harvestplus-queue": ("harvestplus_ckan", "{}", run_harvestplus_queue),
 }
 
 

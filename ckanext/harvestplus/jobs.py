@@ -85,8 +85,9 @@ def local_now() -> str:
     return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def waiting_for_gather(job_id: str) -> bool:
-    """Whether a job popped from the gather queue should still run."""
+def job_open(job_id: str) -> bool:
+    """Whether a job has not ended (finished, stopped or timed out): a message of
+    its popped from the gather or fetch queue should still run."""
     row = model.Session.execute(sa.select(HarvestJob.status).where(HarvestJob.id == job_id)).first()
     model.Session.rollback()
     # A job that does not exist is left to ckanext-harvest's callback, which says so.

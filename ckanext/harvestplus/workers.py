@@ -10,6 +10,10 @@ upstream consumers. In addition:
 
 - the gather worker skips a job that was stopped while it waited in the queue
   (upstream runs it anyway);
+- the fetch worker imports a harvestplus source's objects itself, through the
+  same importer as ``ckan harvestplus run --sync`` (claim, then one commit per
+  dataset), and never an object another process has taken: neither a copy
+  that ``ckan harvester run`` re-sent nor an object of an in-process run;
 - an exception in a harvester never ends the worker;
 - a job is marked Finished as soon as its last object is done, instead of at
   the next ``ckan harvester run``.
@@ -29,9 +33,11 @@ import redis
 import sqlalchemy as sa
 from ckan import model
 from ckanext.harvest import queue
-from ckanext.harvest.model import HarvestObject
+from ckanext.harvest.model import HarvestObject, HarvestSource
 
 from ckanext.harvestplus import jobs
+from ckanext.harvestplus.pipeline import store
+from ckanext.harvestplus.pipeline.harvester import Import, PipelineHarvester
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +77,9 @@ class Worker:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def run(self, max_messages: int | None = None) -> None:
-        """Consume until stopped, or until ``max_messages`` messages were handled."""
+    def run(self, max_messages: int | None = None, until_idle: bool = False) -> None:
+        """Consume until stopped, until ``max_messages`` messages were handled, or
+        with ``until_idle`` until the queue is found empty."""
         if queue.config.get("ckan.harvest.mq.type", queue.MQ_TYPE) != "redis":
             raise RuntimeError(
                 "harvestplus workers need ckan.harvest.mq.type = redis; with RabbitMQ use "
@@ -102,6 +109,8 @@ class Worker:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             if item is None:
+                if until_idle:
+                    break
                 continue
             self.handled += 1
             self.handle(connection, str(item[1]))
@@ -118,9 +127,13 @@ class Worker:
         job_id = None
         try:
             consumer.redis.set(consumer.persistance_key(body), str(jobs.local_now()))
-            job_id, skip = self._read(body)
+            job_id, skip, harvester = self._read(body)
             if skip:
                 log.info("%s worker: skipped %s (%s)", self.stage.value, body[:200], skip)
+                consumer.basic_ack(body)
+                return
+            if isinstance(harvester, PipelineHarvester):
+                _import(harvester, json.loads(body)["harvest_object_id"], str(job_id))
                 consumer.basic_ack(body)
                 return
             callback = queue.gather_callback if self.stage is Stage.GATHER else queue.fetch_callback
@@ -134,8 +147,9 @@ class Worker:
                 _finish_quietly(job_id)
             model.Session.remove()
 
-    def _read(self, body: str) -> tuple[str | None, str]:
-        """The job a message belongs to, and why it must be skipped ("" to run it).
+    def _read(self, body: str) -> tuple[str | None, str, Any]:
+        """The job a message belongs to, why it must be skipped ("" to run it),
+        and for a fetch message the harvester of the object's source.
 
         A gather message of a job stopped while queued is skipped. So is a
         fetch message of an object that is already done: ``ckan harvester run``
@@ -146,23 +160,42 @@ class Worker:
         try:
             message = json.loads(body)
         except ValueError:
-            return None, ""  # ckanext-harvest's callback says what is wrong with it
+            return None, "", None  # ckanext-harvest's callback says what is wrong with it
         if self.stage is Stage.GATHER:
             job_id = message.get("harvest_job_id")
-            if job_id and not jobs.waiting_for_gather(job_id):
-                return job_id, "its job was stopped before its gather started"
-            return job_id, ""
+            if job_id and not jobs.job_open(job_id):
+                return job_id, "its job was stopped before its gather started", None
+            return job_id, "", None
         row = model.Session.execute(
-            sa.select(HarvestObject.harvest_job_id, HarvestObject.state).where(
-                HarvestObject.id == message.get("harvest_object_id")
-            )
+            sa.select(HarvestObject.harvest_job_id, HarvestObject.state, HarvestSource.type)
+            .join(HarvestSource, HarvestSource.id == HarvestObject.harvest_source_id)
+            .where(HarvestObject.id == message.get("harvest_object_id"))
         ).first()
         model.Session.rollback()  # no transaction left open across the callback
         if row is None:
-            return None, ""
+            return None, "", None
+        harvester = queue.get_harvester(row[2])
+        if isinstance(harvester, PipelineHarvester) and row[1] != store.WAITING:
+            reason = "an in-process run's" if row[1] == store.IN_PROCESS else f"already {row[1]}"
+            return str(row[0]), reason, None
         if row[1] in ("COMPLETE", "ERROR"):
-            return str(row[0]), f"already {row[1]}"
-        return str(row[0]), ""
+            return str(row[0]), f"already {row[1]}", None
+        return str(row[0]), "", harvester
+
+
+def _import(harvester: PipelineHarvester, object_id: str, job_id: str) -> None:
+    """Import one queued object of a harvestplus source, unless another worker took
+    it first; an object whose job ended meanwhile ends in ERROR (the next run
+    imports its record)."""
+    if not jobs.job_open(job_id):
+        store.end_unimported(job_id, [object_id])
+        return
+    if not store.claim(object_id):
+        log.info("fetch worker: object %s was taken by another worker", object_id)
+        return
+    obj = model.Session.get(HarvestObject, object_id)
+    if obj is not None:
+        Import(harvester.backend, obj).complete()
 
 
 def _ack_quietly(consumer: queue.RedisConsumer, body: str) -> None:

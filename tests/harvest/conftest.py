@@ -156,3 +156,68 @@ def harvested(source_id: str, state: str = "active") -> dict[str, model.Package]
         .filter(model.Package.state == state)
     )
     return {guid: package for guid, package in rows}
+
+
+#: The two ways a job runs: in this process (``ckan harvestplus run --sync``), and
+#: queued on Redis for the gather and fetch workers (the Harvest Sources UI, cron).
+PATHS = ("in-process", "workers")
+
+
+def run_on_workers(
+    source_id: str,
+    *,
+    force: bool = False,
+    confirmed: bool = False,
+    confirm_job: str | None = None,
+    before_import: Callable[[], None] | None = None,
+) -> Any:
+    """Queue a run as the Harvest Sources UI does and let the workers do it: the
+    gather worker takes the job from Redis, the fetch worker every object, until
+    the queues are empty. Returns the job's summary.
+
+    The workers consume in this process, not in processes of their own, so that
+    a fault a test injects (monkeypatch) reaches them; the same code runs as
+    ``ckan harvestplus worker gather|fetch``. Tests that need separate processes
+    (a worker killed, Redis restarted) start them (test_deletions, test_workers).
+    """
+    from ckanext.harvest import queue
+
+    from ckanext.harvestplus.pipeline.run import summary
+    from ckanext.harvestplus.workers import Stage, Worker
+
+    queue.purge_queues()
+    queued = call_action(
+        "harvestplus_source_run",
+        id=source_id,
+        force=force,
+        confirm=confirmed,
+        confirm_job=confirm_job,
+    )
+    Worker(Stage.GATHER, poll=0.05).run(max_messages=1, until_idle=True)
+    if before_import is not None:
+        before_import()
+    Worker(Stage.FETCH, poll=0.05).run(until_idle=True)
+    model.Session.expire_all()
+    return summary(queued["job_id"])
+
+
+def run_in_process(
+    source_id: str, *, before_import: Callable[[], None] | None = None, **options: Any
+) -> Any:
+    """``ckan harvestplus run SOURCE --sync``: gather and import in this process."""
+    from ckanext.harvestplus.pipeline.run import run_sync
+
+    def progress(done: int, total: int) -> None:
+        if done == 0 and before_import is not None:
+            before_import()
+
+    result = run_sync(source_id, progress=progress, **options)
+    model.Session.expire_all()
+    return result
+
+
+@pytest.fixture(params=PATHS)
+def harvest(request) -> Callable[..., Any]:
+    """Run a source to its end and return the job's summary, on each path in turn
+    (``harvest(source_id, force=, confirmed=, confirm_job=, before_import=)``)."""
+    return run_in_process if request.param == "in-process" else run_on_workers

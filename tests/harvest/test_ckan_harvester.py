@@ -5,17 +5,18 @@ from __future__ import annotations
 from ckan import model
 from ckan.tests.helpers import call_action
 
-from ckanext.harvestplus.pipeline.run import run_sync
 from tests.harvest.conftest import HARVEST, harvested, update_config
 
 pytestmark = HARVEST
 
 
-def test_first_harvest_creates_every_remote_dataset_with_provenance(seed, make_source, remote_ckan):
+def test_first_harvest_creates_every_remote_dataset_with_provenance(
+    seed, make_source, remote_ckan, harvest
+):
     remote = seed(12)
     source = make_source()
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.created, summary.updated, summary.errored) == (12, 0, 0), summary
     assert summary.status == "Finished"
@@ -37,59 +38,59 @@ def test_first_harvest_creates_every_remote_dataset_with_provenance(seed, make_s
     assert found["count"] == 12
 
 
-def test_reharvest_without_change_writes_nothing(seed, make_source):
+def test_reharvest_without_change_writes_nothing(seed, make_source, harvest):
     seed(10)
     source = make_source()
-    run_sync(source["id"])
+    harvest(source["id"])
     before = {p.id: p.metadata_modified for p in harvested(source["id"]).values()}
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.created, summary.updated, summary.unchanged) == (0, 0, 10), summary
     after = {p.id: p.metadata_modified for p in harvested(source["id"]).values()}
     assert after == before
 
 
-def test_force_reimports_everything(seed, make_source):
+def test_force_reimports_everything(seed, make_source, harvest):
     seed(4)
     source = make_source()
-    run_sync(source["id"])
-    summary = run_sync(source["id"], force=True)
+    harvest(source["id"])
+    summary = harvest(source["id"], force=True)
     assert (summary.updated, summary.unchanged) == (4, 0), summary
 
 
-def test_exactly_the_changed_datasets_are_updated(seed, make_source, remote_ckan):
+def test_exactly_the_changed_datasets_are_updated(seed, make_source, remote_ckan, harvest):
     remote = seed(20)
     source = make_source()
-    run_sync(source["id"])
+    harvest(source["id"])
     changed = remote[3]
     remote_ckan.action("package_patch", id=changed["id"], title="A new title")
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.updated, summary.unchanged, summary.created) == (1, 19, 0), summary
     model.Session.expire_all()
     assert harvested(source["id"])[changed["id"]].title == "A new title"
 
 
-def test_listing_walks_every_page_by_key(seed, make_source, monkeypatch):
+def test_listing_walks_every_page_by_key(seed, make_source, monkeypatch, harvest):
     from ckanext.harvestplus.backends import ckan as backend
 
     remote = seed(10)
     monkeypatch.setattr(backend, "ID_ROWS", 3)  # four pages of ids
     source = make_source(page_size=2)
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.created, summary.errored, summary.errors) == (10, 0, []), summary
     assert set(harvested(source["id"])) == {d["id"] for d in remote}
-    assert run_sync(source["id"]).unchanged == 10
+    assert harvest(source["id"]).unchanged == 10
 
 
-def test_changing_the_source_settings_rewrites_what_they_affect(seed, make_source):
+def test_changing_the_source_settings_rewrites_what_they_affect(seed, make_source, harvest):
     seed(4)
     source = make_source()
-    run_sync(source["id"])
+    harvest(source["id"])
     update_config(source, private=True)
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.updated, summary.unchanged) == (4, 0), summary
     model.Session.expire_all()
     assert {p.private for p in harvested(source["id"]).values()} == {True}

@@ -19,7 +19,7 @@ from ckanext.harvest.model import HarvestJob
 from ckanext.harvestplus.pipeline import harvester as pipeline
 from ckanext.harvestplus.pipeline import orphans, store
 from ckanext.harvestplus.pipeline.run import run_sync
-from tests.harvest.conftest import HARVEST, harvested
+from tests.harvest.conftest import HARVEST, PATHS, harvested, run_on_workers
 
 pytestmark = HARVEST
 
@@ -51,13 +51,15 @@ def bring_back(remote_ckan, dataset):
     remote_ckan.action("package_patch", id=dataset["id"], state="active")
 
 
-def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(ten, remote_ckan):
+def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(
+    ten, remote_ckan, harvest
+):
     source, remote = ten(deletion_policy="delete")
     gone = remote[0]
     local_id = harvested(source["id"])[gone["id"]].id
     remove_remotely(remote_ckan, [gone])
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.deleted, summary.unchanged) == (1, 9), summary
     assert model.Package.get(local_id).state == "deleted"
@@ -65,7 +67,7 @@ def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(ten, r
     assert_no_orphans(source["id"])
 
     bring_back(remote_ckan, gone)
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     # Counted as restored: the record's deleted dataset comes back, none is created.
     assert (summary.restored, summary.created) == (1, 0), summary
     model.Session.expire_all()
@@ -74,20 +76,20 @@ def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(ten, r
 
 
 def test_archive_policy_waits_for_grace_period_then_archives_and_restores(
-    ten, remote_ckan, monkeypatch
+    ten, remote_ckan, monkeypatch, harvest
 ):
     source, remote = ten(grace_days=7)
     gone = remote[1]
     local_id = harvested(source["id"])[gone["id"]].id
     remove_remotely(remote_ckan, [gone])
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.archived, summary.kept) == (0, 1), summary
     assert model.Package.get(local_id).private is False
 
     later = pipeline.now() + dt.timedelta(days=8)
     monkeypatch.setattr(pipeline, "now", lambda: later)
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert summary.archived == 1, summary
     archived = call_action("package_show", id=local_id)
     extras = {e["key"]: e["value"] for e in archived["extras"]}
@@ -97,40 +99,42 @@ def test_archive_policy_waits_for_grace_period_then_archives_and_restores(
     assert_no_orphans(source["id"])
 
     # Archived datasets are not archived again, and come back when listed again.
-    assert run_sync(source["id"]).archived == 0
+    assert harvest(source["id"]).archived == 0
     bring_back(remote_ckan, gone)
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert summary.restored == 1, summary
     restored = call_action("package_show", id=local_id)
     assert restored["private"] is False
     assert not any(e["key"].startswith("harvestplus_archive") for e in restored["extras"])
 
 
-def test_keep_policy_leaves_vanished_datasets(ten, remote_ckan):
+def test_keep_policy_leaves_vanished_datasets(ten, remote_ckan, harvest):
     source, remote = ten(deletion_policy="keep")
     remove_remotely(remote_ckan, remote[:3])
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.deleted, summary.archived, summary.kept) == (0, 0, 3), summary
     assert len(harvested(source["id"])) == 10
 
 
-def test_mass_deletion_guard_holds_removals_until_confirmed(ten, remote_ckan):
+def test_mass_deletion_guard_holds_removals_until_confirmed(ten, remote_ckan, harvest):
     source, remote = ten(deletion_policy="delete")
     remove_remotely(remote_ckan, remote[:3])  # 30% > 10%
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert summary.deleted == 0 and summary.kept == 3, summary
     assert "3 of 10 datasets (30%) vanished" in summary.guard
     assert any("vanished" in e for e in summary.errors)
     assert len(harvested(source["id"])) == 10
 
-    summary = run_sync(source["id"], confirmed=True)
+    summary = harvest(source["id"], confirmed=True)
     assert summary.deleted == 3, summary
     assert len(harvested(source["id"])) == 7
     assert_no_orphans(source["id"])
 
 
-def test_guard_holds_removals_when_the_listing_fails_half_way(ten, remote_ckan, monkeypatch):
+def test_guard_holds_removals_when_the_listing_fails_half_way(
+    ten, remote_ckan, monkeypatch, harvest
+):
     from ckanext.harvestplus.backends.ckan import CkanBackend
 
     source, remote = ten(deletion_policy="delete", page_size=2)
@@ -142,13 +146,13 @@ def test_guard_holds_removals_when_the_listing_fails_half_way(ten, remote_ckan, 
 
     with monkeypatch.context() as patch:
         patch.setattr(CkanBackend, "_read", failing_read)
-        summary = run_sync(source["id"], force=True)
+        summary = harvest(source["id"], force=True)
     assert summary.deleted == 0, summary
     assert "listing was incomplete" in summary.guard
     assert any("remote went away" in e for e in summary.errors)
     assert len(harvested(source["id"])) == 10
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.deleted, summary.updated) == (1, 1), summary
     assert_no_orphans(source["id"])
 
@@ -169,19 +173,19 @@ def _still_managed(source, gone, local_id):
     assert held[gone["id"]].id == local_id, "the source no longer holds the dataset"
 
 
-def _completes(source, gone, local_id):
-    summary = run_sync(source["id"])
+def _completes(source, gone, local_id, harvest=run_sync):
+    summary = harvest(source["id"])
     assert summary.deleted == 1 and summary.errored == 0, summary
     model.Session.expire_all()
     assert model.Package.get(local_id).state == "deleted"
     assert gone["id"] not in harvested(source["id"])
     assert_no_orphans(source["id"])
     # Idempotent: nothing left to do.
-    again = run_sync(source["id"])
+    again = harvest(source["id"])
     assert again.deleted == 0 and again.errored == 0, again
 
 
-def test_package_delete_raising_in_a_plugin_hook(ten, remote_ckan, monkeypatch):
+def test_package_delete_raising_in_a_plugin_hook(ten, remote_ckan, monkeypatch, harvest):
     from ckanext.harvest.plugin import Harvest
 
     source, gone, local_id = _delete_one(ten, remote_ckan)
@@ -191,13 +195,13 @@ def test_package_delete_raising_in_a_plugin_hook(ten, remote_ckan, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(Harvest, "after_dataset_delete", hook_fails)
-        summary = run_sync(source["id"])
+        summary = harvest(source["id"])
     assert summary.errored == 1 and summary.deleted == 0, summary
     _still_managed(source, gone, local_id)
-    _completes(source, gone, local_id)
+    _completes(source, gone, local_id, harvest)
 
 
-def test_package_delete_raising_in_the_search_index(ten, remote_ckan, monkeypatch):
+def test_package_delete_raising_in_the_search_index(ten, remote_ckan, monkeypatch, harvest):
     from ckanext.harvestplus.pgsearch.connection import PgSearchConnection
 
     source, gone, local_id = _delete_one(ten, remote_ckan)
@@ -207,13 +211,13 @@ def test_package_delete_raising_in_the_search_index(ten, remote_ckan, monkeypatc
 
     with monkeypatch.context() as patch:
         patch.setattr(PgSearchConnection, "delete", index_fails)
-        summary = run_sync(source["id"])
+        summary = harvest(source["id"])
     assert summary.errored == 1 and summary.deleted == 0, summary
     _still_managed(source, gone, local_id)
-    _completes(source, gone, local_id)
+    _completes(source, gone, local_id, harvest)
 
 
-def test_database_error_after_package_delete(ten, remote_ckan, monkeypatch):
+def test_database_error_after_package_delete(ten, remote_ckan, monkeypatch, harvest):
     source, gone, local_id = _delete_one(ten, remote_ckan)
 
     def db_fails(*args, **kwargs):
@@ -221,28 +225,27 @@ def test_database_error_after_package_delete(ten, remote_ckan, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(store, "retire", db_fails)
-        summary = run_sync(source["id"])
+        summary = harvest(source["id"])
     assert summary.errored == 1, summary
     assert model.Package.get(local_id).state == "deleted"  # package_delete committed
     _still_managed(source, gone, local_id)
-    _completes(source, gone, local_id)
+    _completes(source, gone, local_id, harvest)
 
 
-def test_job_aborted_before_the_deletion(ten, remote_ckan):
+def test_job_aborted_before_the_deletion(ten, remote_ckan, harvest):
     source, gone, local_id = _delete_one(ten, remote_ckan)
 
-    def abort(done, total):
-        if done == 0:
-            call_action("harvest_job_abort", source_id=source["id"])
+    def abort():
+        call_action("harvest_job_abort", source_id=source["id"])
 
-    summary = run_sync(source["id"], progress=abort)
+    summary = harvest(source["id"], before_import=abort)
     assert summary.deleted == 0 and summary.status == "Finished", summary
     _still_managed(source, gone, local_id)
-    _completes(source, gone, local_id)
+    _completes(source, gone, local_id, harvest)
 
 
 def test_gather_failing_half_way_writes_nothing_and_the_job_still_finishes(
-    ten, remote_ckan, monkeypatch
+    ten, remote_ckan, monkeypatch, harvest
 ):
     source, gone, local_id = _delete_one(ten, remote_ckan)
 
@@ -251,27 +254,36 @@ def test_gather_failing_half_way_writes_nothing_and_the_job_still_finishes(
 
     with monkeypatch.context() as patch:
         patch.setattr(store, "insert_objects", gather_fails)
-        summary = run_sync(source["id"])
+        summary = harvest(source["id"])
     assert summary.status == "Finished", summary
     assert any("gather stage failed" in e and "disk full" in e for e in summary.errors)
     assert (summary.deleted, summary.unchanged) == (0, 0), summary
     _still_managed(source, gone, local_id)
-    _completes(source, gone, local_id)
+    _completes(source, gone, local_id, harvest)
 
 
-def test_worker_killed_between_package_delete_and_commit(ten, remote_ckan, tmp_path):
+@pytest.mark.parametrize("path", PATHS)
+def test_worker_killed_between_package_delete_and_commit(ten, remote_ckan, tmp_path, path):
     import subprocess
     import sys
     from pathlib import Path
 
+    from ckanext.harvest import queue
+
+    from ckanext.harvestplus.workers import Stage, Worker
     from tests.harvest.conftest import worker_ini
 
     source, gone, local_id = _delete_one(ten, remote_ckan)
     root = Path(__file__).parents[2]
     ini = worker_ini(tmp_path / "worker.ini")
+    if path == "workers":  # queued and gathered here; the fetch worker process dies
+        queue.purge_queues()
+        call_action("harvestplus_source_run", id=source["id"])
+        Worker(Stage.GATHER, poll=0.05).run(max_messages=1, until_idle=True)
     model.Session.commit()
+    killed = Path(__file__).with_name("killed_worker.py")
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("killed_worker.py")), str(ini), source["id"]],
+        [sys.executable, str(killed), str(ini), source["id"], path],
         capture_output=True,
         text=True,
         timeout=300,
@@ -284,7 +296,7 @@ def test_worker_killed_between_package_delete_and_commit(ten, remote_ckan, tmp_p
 
     # The dead worker's job is still "Running"; the job timeout (or an admin) ends it.
     call_action("harvest_job_abort", source_id=source["id"])
-    _completes(source, gone, local_id)
+    _completes(source, gone, local_id, run_on_workers if path == "workers" else run_sync)
 
 
 @pytest.mark.ckan_config("ckan.harvest.timeout", "5")
@@ -395,7 +407,7 @@ def test_confirming_a_held_job_removes_what_it_held_and_holds_what_vanished_sinc
     assert_no_orphans(source["id"])
 
 
-def test_a_job_stopped_while_gathering_changes_nothing(ten, remote_ckan, monkeypatch):
+def test_a_job_stopped_while_gathering_changes_nothing(ten, remote_ckan, monkeypatch, harvest):
     from ckanext.harvestplus.backends.ckan import CkanBackend
 
     source, remote = ten(deletion_policy="delete", page_size=2)
@@ -413,7 +425,7 @@ def test_a_job_stopped_while_gathering_changes_nothing(ten, remote_ckan, monkeyp
             yield page
 
     monkeypatch.setattr(CkanBackend, "listing", stopped_half_way)
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert "Stopped while gathering; nothing was changed." in summary.errors
     assert (summary.deleted, summary.unchanged, summary.created) == (0, 0, 0), summary
     assert len(harvested(source["id"])) == 10
@@ -434,3 +446,109 @@ def test_stop_says_who_stopped_the_job_and_when(seed, make_source):
     ]
     call_action("harvest_job_abort", id=queued["job_id"])  # again: nothing more to say
     assert len(HarvestJob.get(queued["job_id"]).gather_errors) == 1
+
+
+# --- the search index agrees with the database after any failed write ---------------
+
+
+def _in_session(session, package_id: str, **values) -> bool:
+    """Whether the session is about to commit the dataset with these values."""
+    return any(
+        isinstance(o, model.Package)
+        and o.id == package_id
+        and all(getattr(o, k) == v for k, v in values.items())
+        for o in session.identity_map.values()
+    )
+
+
+def _indexed(package_id: str) -> bool:
+    found = call_action("package_search", fq=f'id:"{package_id}"', include_private=True)
+    return found["count"] == 1
+
+
+def test_a_package_delete_whose_commit_fails_stays_in_the_search_index(
+    ten, remote_ckan, monkeypatch, harvest
+):
+    """CKAN writes the index before its commit; when the commit fails, the dataset
+    is still active in the database and must still be found."""
+    source, gone, local_id = _delete_one(ten, remote_ckan)
+    assert _indexed(local_id)
+
+    def commit_fails(session):
+        if _in_session(session, local_id, state="deleted"):
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    sa.event.listen(model.Session, "before_commit", commit_fails)
+    try:
+        summary = harvest(source["id"])
+    finally:
+        sa.event.remove(model.Session, "before_commit", commit_fails)
+    assert summary.errored == 1 and summary.deleted == 0, summary
+    model.Session.expire_all()
+    assert model.Package.get(local_id).state == "active"
+    assert _indexed(local_id), "active in the database, missing from the search index"
+    _still_managed(source, gone, local_id)
+    _completes(source, gone, local_id, harvest)
+    assert not _indexed(local_id)
+
+
+def test_an_update_whose_commit_fails_leaves_the_indexed_copy_as_in_the_database(
+    ten, remote_ckan, harvest
+):
+    source, remote = ten()
+    changed = remote[2]
+    local_id = harvested(source["id"])[changed["id"]].id
+    remote_ckan.action("package_patch", id=changed["id"], title="A title the commit loses")
+
+    def commit_fails(session):
+        if _in_session(session, local_id, title="A title the commit loses"):
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    sa.event.listen(model.Session, "before_commit", commit_fails)
+    try:
+        summary = harvest(source["id"])
+    finally:
+        sa.event.remove(model.Session, "before_commit", commit_fails)
+    assert summary.errored == 1, summary
+    found = call_action("package_search", fq=f'id:"{local_id}"')["results"]
+    assert [d["title"] for d in found] == [model.Package.get(local_id).title]
+    assert found[0]["title"] != "A title the commit loses"
+    assert harvest(source["id"]).updated == 1
+
+
+def test_a_failed_write_logs_the_dataset_and_the_error_not_the_payload(
+    ten, remote_ckan, monkeypatch, caplog, harvest
+):
+    source, remote = ten()
+    changed = remote[4]
+    remote_ckan.action("package_patch", id=changed["id"], title="Changed")
+
+    def db_fails(*args, **kwargs):
+        raise sa.exc.OperationalError(
+            "UPDATE harvest_object SET current = false",
+            {"extras": '[{"key": "contact", "value": "SECRET-PAYLOAD"}]'},
+            Exception("connection lost"),
+        )
+
+    # Migrations run by other fixtures reload the logging config, which disables
+    # loggers that already exist.
+    monkeypatch.setattr(pipeline.log, "disabled", False)
+    with monkeypatch.context() as patch, caplog.at_level("WARNING"):
+        patch.setattr(store, "retire", db_fails)
+        summary = harvest(source["id"])
+    assert summary.errored == 1, summary
+    assert changed["id"] in caplog.text and "connection lost" in caplog.text
+    assert "SECRET-PAYLOAD" not in caplog.text
+    reported = (
+        model.Session.execute(
+            sa.text(
+                "SELECT e.message FROM harvest_object_error e JOIN harvest_object o "
+                "ON o.id = e.harvest_object_id WHERE o.harvest_job_id = :j"
+            ),
+            {"j": summary.job_id},
+        )
+        .scalars()
+        .all()
+    )
+    assert len(reported) == 1 and "connection lost" in reported[0], reported
+    assert "SECRET-PAYLOAD" not in reported[0]

@@ -158,11 +158,11 @@ def test_licence_url_in_license_title_maps_to_a_licence_the_site_knows(
         assert package.license_id == "lov2"
 
 
-def test_reharvest_without_change_writes_nothing(harvested_site):
+def test_reharvest_without_change_writes_nothing(harvested_site, harvest):
     server, source = harvested_site(10)
     before = {p.id: p.metadata_modified for p in harvested(source["id"]).values()}
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.created, summary.updated, summary.unchanged) == (0, 0, 10), summary
     assert summary.errored == 0 and summary.guard is None
@@ -170,18 +170,18 @@ def test_reharvest_without_change_writes_nothing(harvested_site):
     assert after == before
 
 
-def test_force_reimports_everything(harvested_site):
+def test_force_reimports_everything(harvested_site, harvest):
     server, source = harvested_site(4)
-    summary = run_sync(source["id"], force=True)
+    summary = harvest(source["id"], force=True)
     assert (summary.updated, summary.unchanged) == (4, 0), summary
 
 
-def test_exactly_the_changed_datasets_are_updated(harvested_site):
+def test_exactly_the_changed_datasets_are_updated(harvested_site, harvest):
     server, source = harvested_site(20)
     changed = server.datasets[7]  # one of 20: 5%
     server.set_title(changed["id"], "Antennes régionales (mise à jour)")
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.updated, summary.unchanged, summary.created) == (1, 19, 0), summary
     model.Session.expire_all()
@@ -193,13 +193,13 @@ def test_exactly_the_changed_datasets_are_updated(harvested_site):
 # --- deletions --------------------------------------------------------------------
 
 
-def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(harvested_site):
+def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(harvested_site, harvest):
     server, source = harvested_site(10, deletion_policy="delete")
     gone = server.datasets[0]
     local_id = harvested(source["id"])[gone["id"]].id
     server.delete(gone["id"])
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.deleted, summary.unchanged) == (1, 9), summary
     assert model.Package.get(local_id).state == "deleted"
@@ -207,7 +207,7 @@ def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(harves
     assert_no_orphans(source["id"])
 
     server.bring_back(gone["id"])
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.restored, summary.created, summary.unchanged) == (1, 0, 9), summary
     model.Session.expire_all()
     restored = harvested(source["id"])[gone["id"]]
@@ -215,13 +215,13 @@ def test_delete_policy_deletes_vanished_dataset_and_restores_it_when_back(harves
     assert_no_orphans(source["id"])
 
 
-def test_archive_policy_without_grace_archives_at_once_and_restores(harvested_site):
+def test_archive_policy_without_grace_archives_at_once_and_restores(harvested_site, harvest):
     server, source = harvested_site(10, deletion_policy="archive", grace_days=0)
     gone = server.datasets[1]
     local_id = harvested(source["id"])[gone["id"]].id
     server.delete(gone["id"])
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     assert (summary.archived, summary.kept, summary.unchanged) == (1, 0, 9), summary
     archived = call_action("package_show", id=local_id)
@@ -229,11 +229,11 @@ def test_archive_policy_without_grace_archives_at_once_and_restores(harvested_si
     assert "Not listed by the remote" in extras_of(archived)["harvestplus_archive_reason"]
     assert_no_orphans(source["id"])
     # Archived datasets are not archived again, and come back when listed again.
-    again = run_sync(source["id"])
+    again = harvest(source["id"])
     assert (again.archived, again.kept) == (0, 1), again
 
     server.bring_back(gone["id"])
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.restored, summary.unchanged) == (1, 9), summary
     restored = call_action("package_show", id=local_id)
     assert restored["private"] is False
@@ -241,17 +241,17 @@ def test_archive_policy_without_grace_archives_at_once_and_restores(harvested_si
     assert_no_orphans(source["id"])
 
 
-def test_mass_deletion_guard_holds_removals_until_confirmed(harvested_site):
+def test_mass_deletion_guard_holds_removals_until_confirmed(harvested_site, harvest):
     server, source = harvested_site(10, deletion_policy="delete")
     server.delete(*(d["id"] for d in server.datasets[:3]))  # 30% > 10%
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.deleted, summary.kept, summary.unchanged) == (0, 3, 7), summary
     assert "3 of 10 datasets (30%) vanished" in summary.guard
     assert any("vanished" in e for e in summary.errors)
     assert len(harvested(source["id"])) == 10
 
-    summary = run_sync(source["id"], confirmed=True)
+    summary = harvest(source["id"], confirmed=True)
     assert summary.deleted == 3, summary
     assert len(harvested(source["id"])) == 7
     assert_no_orphans(source["id"])
@@ -259,7 +259,7 @@ def test_mass_deletion_guard_holds_removals_until_confirmed(harvested_site):
 
 @pytest.mark.ckan_config("ckanext.harvestplus.http.retries", "0")
 def test_a_failing_package_show_makes_the_listing_incomplete_and_holds_removals(
-    harvested_site,
+    harvested_site, harvest
 ):
     server, source = harvested_site(10, deletion_policy="delete")
     gone, broken, changed = server.datasets[0], server.datasets[4], server.datasets[8]
@@ -267,7 +267,7 @@ def test_a_failing_package_show_makes_the_listing_incomplete_and_holds_removals(
     server.fail(broken["id"], 500)
     server.set_title(changed["id"], "Changed while another record fails")
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
 
     # The broken record is not read, so it counts as missing too: both are held.
     assert summary.deleted == 0 and summary.kept == 2, summary
@@ -280,14 +280,14 @@ def test_a_failing_package_show_makes_the_listing_incomplete_and_holds_removals(
     assert harvested(source["id"])[changed["id"]].title == "Changed while another record fails"
 
     server.heal(broken["id"])
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert (summary.deleted, summary.updated, summary.unchanged) == (1, 0, 9), summary
     assert summary.guard is None
     assert_no_orphans(source["id"])
 
 
 def test_deletion_failing_in_a_plugin_hook_is_completed_by_the_next_run(
-    harvested_site, monkeypatch
+    harvested_site, monkeypatch, harvest
 ):
     from ckanext.harvest.plugin import Harvest
 
@@ -301,18 +301,18 @@ def test_deletion_failing_in_a_plugin_hook_is_completed_by_the_next_run(
 
     with monkeypatch.context() as patch:
         patch.setattr(Harvest, "after_dataset_delete", hook_fails)
-        summary = run_sync(source["id"])
+        summary = harvest(source["id"])
     assert summary.errored == 1 and summary.deleted == 0, summary
     held = harvested(source["id"], state=model.Package.get(local_id).state)
     assert held[gone["id"]].id == local_id, "the source no longer holds the dataset"
 
-    summary = run_sync(source["id"])
+    summary = harvest(source["id"])
     assert summary.deleted == 1 and summary.errored == 0, summary
     model.Session.expire_all()
     assert model.Package.get(local_id).state == "deleted"
     assert gone["id"] not in harvested(source["id"])
     assert_no_orphans(source["id"])
-    again = run_sync(source["id"])
+    again = harvest(source["id"])
     assert (again.deleted, again.errored, again.unchanged) == (0, 0, 9), again
 
 

@@ -216,3 +216,22 @@ def test_a_worker_process_outlives_an_idle_connection_and_a_redis_restart(
     assert "Redis unavailable" in output and "Redis is back" in output, output
     assert job(created["id"]).gather_started is not None
     assert model.Session.query(HarvestObject).filter_by(harvest_job_id=created["id"]).count() == 1
+
+
+def test_ckan_harvester_run_during_an_in_process_run_queues_none_of_its_objects(seed, make_source):
+    """``ckan harvester run`` re-sends waiting objects to the fetch queue; those of a
+    ``--sync`` run are this process's, and no worker may import them too."""
+    from ckanext.harvestplus.pipeline.run import run_sync
+
+    seed(4)
+    source = make_source()
+    queued_meanwhile = []
+
+    def tick(done: int, total: int) -> None:
+        if done == 0:
+            call_action("harvest_jobs_run", context={"ignore_auth": True})
+            queued_meanwhile.append(queue.get_connection().llen(queue.get_fetch_routing_key()))
+
+    summary = run_sync(source["id"], progress=tick)
+    assert queued_meanwhile == [0]
+    assert (summary.created, summary.errored) == (4, 0), summary

@@ -138,7 +138,7 @@ def test_migration_is_idempotent_after_ckan_drops_its_version_table(migrate_db_f
     migrate_db_for("harvestplus")
     with model.ensure_engine().connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM harvestplus_alembic_version"))
-        assert version.scalar() == "0003_confirm_job"  # the latest revision, once
+        assert version.scalar() == "0004_in_process_runs"  # the latest revision, once
 
 
 @pytest.mark.parametrize("url", ["postgresql://db.example/ckan", "postgresql:///other"])

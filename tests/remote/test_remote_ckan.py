@@ -50,3 +50,22 @@ def test_remote_is_a_separate_site(remote_ckan, seeded):
     status = requests.get(f"{remote_ckan.url}/api/3/action/status_show", timeout=10).json()
     assert status["result"]["site_url"] == remote_ckan.url
     assert call_action("package_search", q="Remote dataset")["count"] == 0
+
+
+def test_purging_a_dataset_works_on_a_site_without_ckanext_harvest(remote_ckan):
+    """The remote runs harvestplus and its search index, without ckanext-harvest or
+    its tables: ``dataset_purge`` must not reach for harvest_object."""
+    org = remote_ckan.action("organization_create", name=f"org-{uuid.uuid4().hex[:8]}")
+    dataset = remote_ckan.action(
+        "package_create", name=f"purged-{org['name']}", title="To be purged", owner_org=org["id"]
+    )
+    remote_ckan.action("dataset_purge", id=dataset["id"])
+    found = remote_ckan.action("package_search", fq=f'id:"{dataset["id"]}"', include_private=True)
+    assert found["count"] == 0
+    response = requests.post(
+        f"{remote_ckan.url}/api/3/action/package_show",
+        json={"id": dataset["id"]},
+        headers={"Authorization": remote_ckan.token},
+        timeout=30,
+    )
+    assert response.status_code == 404

@@ -3,8 +3,17 @@
 CKAN builds Solr documents and Solr query parameters itself and hands them to
 ``pysolr.Solr``; this class answers the same calls (``add``, ``delete``,
 ``commit``, ``search``), so all of CKAN's document and query building is reused
-unchanged. Each write runs in its own short transaction, like a Solr commit:
-it never joins or commits the caller's database session.
+unchanged.
+
+Where an index write goes: the index lives in the site's own database, so a
+write made while the caller's session has database changes of its own in
+flight (``package_create``, ``package_update``, ``package_delete``: CKAN
+writes the index before its commit) joins that transaction. The dataset and
+its index entry are then committed together or rolled back together, and a
+write that fails at its commit never leaves the index disagreeing with the
+database. A write with nothing of the caller's in flight (``ckan search-index
+rebuild``, a source's reindex after a job) runs in its own short transaction,
+like a Solr commit. Neither kind ever commits the caller's session.
 """
 
 from __future__ import annotations
@@ -91,6 +100,32 @@ LOCK_DOCUMENTS = sa.select(
 ).select_from(sa.func.unnest(sa.bindparam("ids", type_=sa.ARRAY(sa.Text))).alias("id"))
 
 
+#: Session info key: the session flushed changes in its current transaction.
+FLUSHED = "harvestplus_pgsearch_flushed"
+
+
+def writes_in_flight(session: Any) -> bool:
+    """Whether a session has database changes not committed yet: pending
+    objects, or changes flushed in its current transaction."""
+    return bool(session.info.get(FLUSHED) or session.new or session.deleted or session.dirty)
+
+
+def _flushed(session: Any, flush_context: Any) -> None:
+    session.info[FLUSHED] = True
+
+
+def _ended(session: Any, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction: committed or rolled back
+        session.info.pop(FLUSHED, None)
+
+
+def track_sessions() -> None:
+    """Note, on CKAN's sessions, whether the current transaction wrote anything."""
+    if not sa.event.contains(model.Session, "after_flush", _flushed):
+        sa.event.listen(model.Session, "after_flush", _flushed)
+        sa.event.listen(model.Session, "after_transaction_end", _ended)
+
+
 class PgSearchConnection:
     """Stands in for ``pysolr.Solr`` when ``solr_url`` is ``postgresql://``."""
 
@@ -99,8 +134,26 @@ class PgSearchConnection:
         self.decoder = decoder
         self.schema: Schema = ckan_schema()
         self.text_config = config.text_config()
+        track_sessions()
 
     # -- plumbing -----------------------------------------------------------
+
+    def _write(self, work: Any) -> Any:
+        """Run an index write in the caller's transaction when it has changes in
+        flight, else in a transaction of its own (see the module's docstring)."""
+        session = model.Session()
+        if not writes_in_flight(session):
+            return self._run(work)
+        try:
+            return work(session.connection())
+        except ProgrammingError as e:
+            if "harvestplus_search" in str(e.orig) and "does not exist" in str(e.orig):
+                raise MissingIndexError(MISSING_TABLES) from e
+            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
+        except DBAPIError as e:
+            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
+        except ValueError as e:
+            raise pysolr.SolrError(f"Search index error: {e}") from e
 
     def _run(self, work: Any) -> Any:
         engine = model.ensure_engine()
@@ -156,7 +209,7 @@ class PgSearchConnection:
             conn.execute(sa.delete(document).where(replaced), {"ids": [r.index_id for r in rows]})
             conn.execute(insert, values)
 
-        self._run(work)
+        self._write(work)
         return ""
 
     def delete(self, id: Any = None, q: str | None = None, **_: Any) -> str:  # noqa: A002
@@ -167,7 +220,7 @@ class PgSearchConnection:
         else:
             condition = as_sql(Translator(self.schema, self.text_config, False).translate(str(q)))
         try:
-            self._run(lambda conn: conn.execute(sa.delete(document).where(condition)))
+            self._write(lambda conn: conn.execute(sa.delete(document).where(condition)))
         except MissingIndexError:
             # Nothing to delete from an index that does not exist yet; `ckan db
             # clean` clears the index before any migration has run.
@@ -175,7 +228,7 @@ class PgSearchConnection:
         return ""
 
     def commit(self, **_: Any) -> str:
-        return ""  # every write is already committed
+        return ""  # committed with the caller's changes, or on its own already
 
     def optimize(self, **_: Any) -> str:
         return ""

@@ -28,9 +28,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +66,9 @@ NAME_MAX = 100
 
 @dataclass(frozen=True)
 class RunOptions:
+    """What an admin asked of one run; kept in its ``harvestplus_job`` row, the one
+    place every stage reads them from, whichever process runs it."""
+
     force: bool = False
     #: An admin confirmed every removal of this run (``--confirm``).
     confirmed: bool = False
@@ -76,30 +76,26 @@ class RunOptions:
     #: those removals are confirmed (``confirmed_ids``, read from its plan).
     confirm_job: str | None = None
     confirmed_ids: frozenset[str] = frozenset()
-
-
-#: Options of a run made in this process (``ckan harvestplus run --sync``).
-_RUN_OPTIONS: ContextVar[RunOptions | None] = ContextVar("harvestplus_run_options", default=None)
-
-
-@contextmanager
-def run_options(options: RunOptions) -> Iterator[None]:
-    token = _RUN_OPTIONS.set(options)
-    try:
-        yield
-    finally:
-        _RUN_OPTIONS.reset(token)
+    #: The run is made in one process (``run --sync``), not by the workers: its
+    #: objects are that process's from the moment they are gathered.
+    in_process: bool = False
 
 
 def save_job_options(job_id: str, options: RunOptions) -> None:
-    """Remember an admin's options for a queued run (no commit)."""
+    """Remember an admin's options for a run (no commit)."""
     model.Session.execute(
         sa.text(
-            "INSERT INTO harvestplus_job (job_id, force, confirmed, confirm_job) "
-            "VALUES (:id, :f, :c, :j) "
-            "ON CONFLICT (job_id) DO UPDATE SET force = :f, confirmed = :c, confirm_job = :j"
+            "INSERT INTO harvestplus_job (job_id, force, confirmed, confirm_job, in_process) "
+            "VALUES (:id, :f, :c, :j, :p) ON CONFLICT (job_id) "
+            "DO UPDATE SET force = :f, confirmed = :c, confirm_job = :j, in_process = :p"
         ),
-        {"id": job_id, "f": options.force, "c": options.confirmed, "j": options.confirm_job},
+        {
+            "id": job_id,
+            "f": options.force,
+            "c": options.confirmed,
+            "j": options.confirm_job,
+            "p": options.in_process,
+        },
     )
 
 
@@ -112,11 +108,13 @@ def held_back(job_id: str) -> frozenset[str]:
 
 
 def job_options(job: HarvestJob) -> RunOptions:
-    in_process = _RUN_OPTIONS.get()
-    if in_process is not None:
-        return in_process
+    """The options of a job, as saved when it was created (ckanext-harvest's own
+    ``force_import`` counts as ``force``)."""
     row = model.Session.execute(
-        sa.text("SELECT force, confirmed, confirm_job FROM harvestplus_job WHERE job_id = :id"),
+        sa.text(
+            "SELECT force, confirmed, confirm_job, in_process FROM harvestplus_job "
+            "WHERE job_id = :id"
+        ),
         {"id": job.id},
     ).first()
     force = bool(getattr(job, "force_import", False)) or bool(row and row[0])
@@ -128,6 +126,7 @@ def job_options(job: HarvestJob) -> RunOptions:
         confirmed=bool(row[1]),
         confirm_job=confirm_job,
         confirmed_ids=held_back(confirm_job) if confirm_job else frozenset(),
+        in_process=bool(row[3]),
     )
 
 
@@ -291,10 +290,6 @@ class PipelineHarvester(p.SingletonPlugin):
     def import_stage(self, harvest_object: HarvestObject) -> bool | str:
         return Import(self.backend, harvest_object).run()
 
-    def import_action(self, harvest_object: HarvestObject, action: str) -> bool:
-        """The import stage when the caller already read the object's action."""
-        return Import(self.backend, harvest_object).run(action)
-
 
 def _organization_id(name_or_id: str) -> str | None:
     group = model.Group.get(name_or_id)
@@ -356,6 +351,8 @@ class Gather:
         self.settings_read: list[str] = []
         self.config_digest = ""
         self.now = now()
+        #: The state of objects for the fetch queue (or for the process running the job).
+        self.queued_state = store.WAITING
 
     def run(self) -> list[str]:
         """Plan and write the job's objects; on any failure write nothing and say why.
@@ -372,14 +369,18 @@ class Gather:
             return []
         except Exception as e:
             model.Session.rollback()
-            log.exception("Gather of source %s failed", self.source.id)
+            if isinstance(e, sa.exc.StatementError):  # no statement parameters in the log
+                log.error("Gather of source %s failed: %s", self.source.id, describe(e))
+            else:
+                log.exception("Gather of source %s failed", self.source.id)
             HarvestGatherError.create(
-                f"The gather stage failed, nothing was changed: {_message(e)}", self.job
+                f"The gather stage failed, nothing was changed: {describe(e)}", self.job
             )
             return []
 
     def _run(self) -> list[str]:
         options = job_options(self.job)
+        self.queued_state = store.IN_PROCESS if options.in_process else store.WAITING
         try:
             cfg = sourceconfig.parse(self.source.config, self.backend.config_keys)
             ctx = context_for(self.backend, self.source, options)
@@ -500,7 +501,7 @@ class Gather:
                 h = held.get(identity)
                 if h is not None and not h.private and self.backend.remote_private(record.payload):
                     # Unmappable, and private on the remote: not left public here.
-                    reason = f"private on the remote and could not be mapped ({_message(e)})"
+                    reason = f"private on the remote and could not be mapped ({describe(e)})"
                     self._withheld(record, h, RecordWithheld(reason), remote)
                     continue
                 self._failed(record, h, e)
@@ -562,7 +563,9 @@ class Gather:
     ) -> None:
         content = None if payload is None else json.dumps(payload, ensure_ascii=False)
         package_id = held.package_id if held else None
-        object_id = self._object(identity, package_id, modified, content=content)
+        object_id = self._object(
+            identity, package_id, modified, content=content, state=self.queued_state
+        )
         self.extra_rows.append(store.extra_row(object_id, store.ACTION, action.value))
         if content_hash_:
             self.extra_rows.append(store.extra_row(object_id, store.HASH, content_hash_))
@@ -676,11 +679,49 @@ class Gather:
 _CONTEXTS: dict[str, tuple[str, Context, str]] = {}
 
 
+#: ckanext-harvest's report_status for what an object's import did.
+REPORT_STATUS = {
+    Action.CREATE.value: "added",
+    Action.UPDATE.value: "updated",
+    Action.RESTORE.value: "updated",
+    Action.ARCHIVE.value: "updated",
+    Action.DELETE.value: "deleted",
+}
+
+
 class Import:
     """The import stage of one object: one dataset write, crash-safe."""
 
     def __init__(self, backend: Backend, obj: HarvestObject) -> None:
         self.backend, self.obj, self.source = backend, obj, obj.source
+        #: Whether the object's end state is written with its dataset (:meth:`complete`).
+        self.finish = False
+
+    def complete(self) -> bool:
+        """Import the object and record how it ended: the importer of every
+        harvestplus run, queued (the fetch worker) or in one process (``run
+        --sync``).
+
+        The object's end state (COMPLETE and its report status) is written in
+        the commit that writes its dataset, or for a deletion in the commit that
+        flips the objects after ``package_delete``: a crash at any point leaves
+        the object as it was before or as it is after, never half way. A failure
+        ends it in ERROR, with the reason in the job report.
+        """
+        self.finish = True
+        ok = self.run()
+        if not ok:
+            obj = self.obj
+            obj.state, obj.report_status = "ERROR", "errored"
+            obj.import_finished = dt.datetime.utcnow()
+            model.Session.add(obj)
+            model.Session.commit()
+        return ok
+
+    def _finished(self, action: str) -> None:
+        """With :meth:`complete`, the object's end state, written with the dataset."""
+        if self.finish:
+            self.obj.state, self.obj.report_status = "COMPLETE", REPORT_STATUS[action]
 
     def run(self, action: str | None = None) -> bool:
         obj = self.obj
@@ -697,7 +738,7 @@ class Import:
                 raise RuntimeError(f"object {obj.id} has no harvestplus action ({action!r})")
         except Exception as e:
             model.Session.rollback()
-            message = _message(e)
+            message = describe(e)
             log.warning("Import of %s (%s) failed: %s", obj.guid, action, message)
             HarvestObjectError.create(f"{action or 'import'} failed: {message}", obj, "Import")
             if action in (Action.CREATE.value, Action.UPDATE.value, Action.RESTORE.value):
@@ -725,9 +766,9 @@ class Import:
                 )
             else:
                 tk.get_action("package_delete")(self._api_context(), {"id": package.id})
-        except Exception:
+        except Exception as e:
             model.Session.rollback()
-            log.exception("Could not take the public copy of %s down", self.obj.guid)
+            log.error("Could not take the public copy of %s down: %s", self.obj.guid, describe(e))
 
     def _api_context(self) -> dict[str, Any]:
         # return_id_only: the caller needs no package_show of what it just wrote.
@@ -778,7 +819,8 @@ class Import:
         existing = model.Package.get(known_id) if known_id else None
         if existing is not None and action == Action.CREATE.value:
             # Its dataset was deleted and comes back: a restore, counted as one.
-            _set_extra(obj, store.ACTION, Action.RESTORE.value)
+            action = Action.RESTORE.value
+            _set_extra(obj, store.ACTION, action)
         package_id = str(existing.id) if existing is not None else str(uuid.uuid4())
         dataset["id"] = package_id
         dataset["name"] = _unique_name(dataset.get("name") or obj.guid, package_id, existing)
@@ -791,6 +833,7 @@ class Import:
 
         obj.package_id = package_id
         _set_extra(obj, store.HASH, written)
+        self._finished(action)
         self._take_current()
         api = self._api_context()
         if existing is None:
@@ -835,7 +878,7 @@ class Import:
         except tk.ValidationError as e:
             kind = "organisation" if action == "organization_create" else "group"
             raise RecordError(
-                f"could not create the remote's {kind} {name!r} here: {_message(e)}"
+                f"could not create the remote's {kind} {name!r} here: {describe(e)}"
             ) from e
 
     def _provenance(self, record: Record, found: Provenance) -> list[dict[str, str]]:
@@ -864,6 +907,7 @@ class Import:
         dataset, archived_at = archived_copy(api, obj.package_id, reason)
         _set_extra(obj, store.ARCHIVED_AT, archived_at)
         _set_extra(obj, store.ARCHIVE_REASON, reason)
+        self._finished(Action.ARCHIVE.value)
         self._take_current()
         tk.get_action("package_update")(api, dataset)
 
@@ -939,7 +983,14 @@ def text_or(value: Any, default: str) -> str:
     return value if isinstance(value, str) and value.strip() else default
 
 
-def _message(error: Exception) -> str:
+def describe(error: Exception) -> str:
+    """An error as the job report and the log show it. A database error is its
+    first line only: SQLAlchemy's text adds the statement and its parameters,
+    which hold a dataset's content (and may hold what the remote kept private)."""
     if isinstance(error, tk.ValidationError):
         return f"validation error: {json.dumps(error.error_dict, default=str)}"
+    if isinstance(error, sa.exc.StatementError):
+        cause = error.orig if error.orig is not None else error
+        lines = str(cause).strip().splitlines() if isinstance(cause, Exception) else []
+        return f"database error: {lines[0] if lines else type(cause).__name__}"
     return str(error) or type(error).__name__

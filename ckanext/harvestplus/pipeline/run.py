@@ -25,10 +25,10 @@ from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
 
 from ckanext.harvestplus.pipeline import store
 from ckanext.harvestplus.pipeline.harvester import (
+    Import,
     PipelineHarvester,
     RunOptions,
     held_back,
-    run_options,
     save_job_options,
     site_user,
 )
@@ -115,29 +115,31 @@ def run_sync(
         confirmed=confirmed,
         confirm_job=confirm_job,
         confirmed_ids=held_back(confirm_job) if confirm_job else frozenset(),
+        in_process=True,
     )
     save_job_options(job.id, options)
     job.save()
 
-    with run_options(options):
-        object_ids = queue.gather_stage(harvester, job) or []
-        total = len(object_ids)
+    object_ids = queue.gather_stage(harvester, job) or []
+    total = len(object_ids)
+    if progress:
+        progress(0, total)
+    for done, object_id in enumerate(object_ids, 1):
+        if _status(job.id) in ("Finished", "Aborted"):
+            # Stopped meanwhile: what is left ends in ERROR and the next run does it.
+            store.end_unimported(job.id, object_ids[done - 1 :])
+            break
+        obj = HarvestObject.get(object_id)
+        if obj is None:
+            continue
+        if isinstance(harvester, PipelineHarvester):
+            import_one(harvester, obj)
+        else:
+            queue.fetch_and_import_stages(harvester, obj)
+        if done % 200 == 0:
+            model.Session.remove()  # keep memory flat on large sources
         if progress:
-            progress(0, total)
-        for done, object_id in enumerate(object_ids, 1):
-            obj = HarvestObject.get(object_id)
-            if obj is None:
-                continue
-            if _status(job.id) == "Finished":
-                break  # aborted meanwhile: what is left stays for the next run
-            if isinstance(harvester, PipelineHarvester):
-                import_one(harvester, obj)
-            else:
-                queue.fetch_and_import_stages(harvester, obj)
-            if done % 200 == 0:
-                model.Session.remove()  # keep memory flat on large sources
-            if progress:
-                progress(done, total)
+            progress(done, total)
     tk.get_action("harvest_jobs_run")(_api(), {"source_id": source.id})
     result = summary(job.id)
     result.duration = round(time.monotonic() - started, 3)
@@ -172,16 +174,6 @@ def confirmable(source_id: str, job_id: str) -> str | None:
     return None
 
 
-#: ckanext-harvest's report_status for what an object's import did.
-REPORT_STATUS = {
-    "create": "added",
-    "update": "updated",
-    "restore": "updated",
-    "archive": "updated",
-    "delete": "deleted",
-}
-
-
 def _status(job_id: str) -> str:
     """The job's status as stored now (the session may hold an older copy)."""
     row = model.Session.execute(
@@ -190,24 +182,14 @@ def _status(job_id: str) -> str:
     return str(row[0]) if row else "Finished"
 
 
-def import_one(harvester: PipelineHarvester, obj: HarvestObject) -> None:
-    """What ``queue.fetch_and_import_stages`` does for a harvestplus object, with
-    two commits instead of five: the fetch stage has nothing to do (the payload
-    was stored at gather time), so the object goes straight to import and its
-    final state is written once. The object ends as the queue would leave it.
-    """
+def import_one(harvester: PipelineHarvester, obj: HarvestObject) -> bool:
+    """Import one object of this process's run (gathered for it, so no worker
+    takes it); the object ends as a worker's would (:meth:`Import.complete`).
+    There is nothing to fetch: the payload was stored at gather time."""
     started = dt.datetime.utcnow()
     obj.fetch_started = obj.fetch_finished = obj.import_started = started
     obj.state = "IMPORT"
-    action = store.extras_of(obj.id).get(store.ACTION, "")
-    ok = harvester.import_action(obj, action)
-    if ok:  # a create that found the record's deleted dataset became a restore
-        action = store.extras_of(obj.id).get(store.ACTION, action)
-    obj.import_finished = dt.datetime.utcnow()
-    obj.state = "COMPLETE" if ok else "ERROR"
-    obj.report_status = REPORT_STATUS.get(action, "updated") if ok else "errored"
-    model.Session.add(obj)
-    model.Session.commit()
+    return Import(harvester.backend, obj).complete()
 
 
 SUMMARY_SQL = sa.text(

@@ -198,6 +198,59 @@ def extras_of(object_id: str) -> dict[str, str]:
     return {k: v for k, v in rows}
 
 
+#: An object that a fetch worker may take (ckanext-harvest's state of a queued object).
+WAITING = "WAITING"
+#: An object of an in-process run (``run --sync``): that process imports it, no worker.
+IN_PROCESS = "FETCH"
+#: What ended objects say that a job ended before they were imported.
+NOT_IMPORTED = "The job ended before this record was imported; the next run imports it."
+
+
+def claim(object_id: str) -> bool:
+    """Take a queued object for this process and commit, so that no other worker
+    imports it too (``ckan harvester run`` re-sends waiting objects, so the same
+    object may be on the queue twice). False when it is not waiting any more."""
+    now = dt.datetime.utcnow()
+    row = model.Session.execute(
+        sa.update(HarvestObject)
+        .where(HarvestObject.id == object_id, HarvestObject.state == WAITING)
+        .values(
+            state="IMPORT",
+            retry_times=HarvestObject.retry_times + 1,
+            fetch_started=now,
+            fetch_finished=now,
+            import_started=now,
+        )
+        .returning(HarvestObject.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    model.Session.commit()
+    return row is not None
+
+
+def end_unimported(job_id: str, object_ids: Iterable[str] | None = None) -> int:
+    """End the objects of a job that were not imported (the job was stopped or timed
+    out): ERROR, with a line saying so (committed). Limited to ``object_ids`` when
+    given. How many were ended."""
+    now = dt.datetime.utcnow()
+    query = (
+        sa.update(HarvestObject)
+        .where(
+            HarvestObject.harvest_job_id == job_id,
+            HarvestObject.state.in_((WAITING, IN_PROCESS)),
+        )
+        .values(state="ERROR", report_status="errored", import_finished=now)
+        .returning(HarvestObject.id)
+        .execution_options(synchronize_session=False)
+    )
+    if object_ids is not None:
+        query = query.where(HarvestObject.id.in_(list(object_ids)))
+    ended = [r[0] for r in model.Session.execute(query)]
+    insert_errors(((i, NOT_IMPORTED) for i in ended), stage="Import")
+    model.Session.commit()
+    return len(ended)
+
+
 def name_taken(name: str, except_id: str | None = None) -> bool:
     query = model.Session.query(model.Package.id).filter(model.Package.name == name)
     if except_id:
