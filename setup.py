@@ -32,8 +32,12 @@ setup(
         "ckan.plugins": [
             "harvestplus = ckanext.harvestplus.plugin:HarvestPlusPlugin",
             "harvestplus_pgsearch = ckanext.harvestplus.pgsearch.plugin:PgSearchPlugin",
-            "harvestplus_ckan = ckanext.harvestplus.backends.ckan:CkanHarvester",
-            "harvestplus_dkan = ckanext.harvestplus.backends.dkan:DkanHarvester",
+            "harvestplus_ckan = ckanext.harvestplus.harvesters:CkanHarvester",
+            "harvestplus_dkan = ckanext.harvestplus.harvesters:DkanHarvester",
+        ],
+        # Loaded only by tests: the example of README's "Writing a backend".
+        "ckan.test_plugins": [
+            "harvestplus_example = tests.backends.example:JsonListHarvester",
         ],
     },
 )

@@ -206,11 +206,12 @@ def run_ckanext_harvest_job(source_id: str) -> dict[str, Any]:
 def run_harvestplus_sync(source_id: str) -> dict[str, Any]:
     """harvestplus's in-process run; the one place to adapt if run_sync's shape changes."""
     try:
-        from ckanext.harvestplus.pipeline.run import run_sync
-    except ImportError as error:
-        raise Skipped(
-            f"ckanext.harvestplus.pipeline.run.run_sync not available: {error}"
-        ) from error
+        from ckanext.harvestplus.jobs import run_sync
+    except ImportError:
+        try:  # releases before the pipeline's restructure
+            from ckanext.harvestplus.pipeline.run import run_sync  # type: ignore[no-redef]
+        except ImportError as error:
+            raise Skipped(f"harvestplus's run_sync not available: {error}") from error
     summary = run_sync(source_id, force=False)
     if dataclasses.is_dataclass(summary) and not isinstance(summary, type):
         return {"summary": dataclasses.asdict(summary)}

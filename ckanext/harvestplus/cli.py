@@ -115,7 +115,7 @@ def _print_summary(s: dict[str, Any]) -> None:
 def run(source: str, sync: bool, wait: bool, force: bool, confirm: bool, as_json: bool) -> None:
     """Run SOURCE (name or id): queue a job for the workers (--wait: and follow
     it to the end), or with --sync run it here."""
-    from ckanext.harvestplus.pipeline import run as pipeline_run
+    from ckanext.harvestplus import jobs
 
     with _app():
         if not sync:
@@ -132,10 +132,10 @@ def run(source: str, sync: bool, wait: bool, force: bool, confirm: bool, as_json
         else:
             bar = _Progress(enabled=not as_json)
             try:
-                result = pipeline_run.run_sync(
+                result = jobs.run_sync(
                     source, force=force, confirmed=confirm, progress=bar.update
                 ).as_dict()
-            except pipeline_run.RunError as e:
+            except jobs.RunError as e:
                 raise click.ClickException(str(e)) from e
             finally:
                 bar.close()
@@ -149,12 +149,13 @@ def _follow(job_id: str, bar: _Progress, poll: float = 1.0) -> dict[str, Any]:
     import time
 
     from ckanext.harvestplus import jobs
+    from ckanext.harvestplus.types import ENDED
 
     while True:
         progress = jobs.progress(job_id)
         if progress.gathered:
             bar.update(progress.done, progress.total)
-        if progress.status in jobs.ENDED:
+        if progress.status in ENDED:
             return dict(_call("harvestplus_job_summary", id=job_id))
         time.sleep(poll)
 

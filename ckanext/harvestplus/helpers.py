@@ -77,7 +77,7 @@ def harvestplus_may_confirm(source_id: str) -> bool:
 
 def harvestplus_latest_job_id(source_id: str) -> str | None:
     """The id of the source's newest job (only its held removals may be confirmed)."""
-    from ckanext.harvestplus.pipeline.run import latest_job_id
+    from ckanext.harvestplus.store.runs import latest_job_id
 
     return latest_job_id(source_id)
 

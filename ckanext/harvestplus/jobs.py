@@ -1,9 +1,16 @@
-"""A harvest job's life on the queues: finishing it, stopping it, the periodic tick.
+"""A harvest job's life: run in this process or on the queues, finished, stopped, summed up.
+
+:func:`run_sync` is what ``ckan harvestplus run SOURCE --sync`` and the
+benchmark use: it creates a job like the queue would, gathers it with
+ckanext-harvest's own ``queue.gather_stage`` and imports its objects with the
+same importer as the fetch worker (:func:`~ckanext.harvestplus.pipeline.importer.import_one`),
+so a synchronous run leaves exactly the records a queued one does.
+:func:`summary` reads any job's outcome back.
 
 ckanext-harvest marks a job Finished only when ``ckan harvester run``
 (``harvest_jobs_run``) next looks at it, and its "Stop" leaves a queued job's
 message in the gather queue. Here a job is finished the moment its last
-object is done, and a stopped job leaves the queue.
+object is done (:func:`finish_if_done`), and a stopped job leaves the queue.
 """
 
 from __future__ import annotations
@@ -11,36 +18,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-import sqlalchemy as sa
 from ckan import model
 from ckanext.harvest import queue
-from ckanext.harvest.model import HarvestGatherError, HarvestJob
+from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject, HarvestSource
 
-from ckanext.harvestplus.pipeline.harvester import site_user
+from ckanext.harvestplus.harvesters import PipelineHarvester
+from ckanext.harvestplus.pipeline import context
+from ckanext.harvestplus.pipeline.importer import import_one
+from ckanext.harvestplus.store import objects, runs
+from ckanext.harvestplus.types import ENDED, JobStatus, ObjectState, ReportStatus, RunOptions
+
+#: Called with (objects done, objects to do) while a run imports.
+ProgressCallback = Callable[[int, int], None]
 
 log = logging.getLogger(__name__)
-
-#: Job statuses after which nothing more runs.
-ENDED = ("Finished", "Aborted")
-
-FINISH_SQL = sa.text(
-    """
-    UPDATE harvest_job j
-    SET status = 'Finished',
-        finished = GREATEST(
-            (SELECT max(o.import_finished) FROM harvest_object o WHERE o.harvest_job_id = j.id),
-            j.gather_finished)
-    WHERE j.id = :id AND j.status = 'Running' AND j.gather_finished IS NOT NULL
-      AND NOT EXISTS (
-        SELECT 1 FROM harvest_object o
-        WHERE o.harvest_job_id = j.id AND o.state NOT IN ('COMPLETE', 'ERROR'))
-    RETURNING j.source_id
-    """
-)
 
 
 @dataclass(frozen=True)
@@ -53,31 +50,13 @@ class Progress:
     done: int
 
 
-#: Objects that went through the fetch queue; those of unchanged records were
-#: written complete at gather time (fetched "at" the moment they were gathered).
-PROGRESS_SQL = sa.text(
-    """
-    SELECT j.status, j.gather_finished IS NOT NULL,
-           count(o.id) FILTER (WHERE queued),
-           count(o.id) FILTER (WHERE queued AND o.state IN ('COMPLETE', 'ERROR'))
-    FROM harvest_job j
-    LEFT JOIN LATERAL (
-        SELECT o.id, o.state, o.fetch_started IS DISTINCT FROM o.gathered AS queued
-        FROM harvest_object o WHERE o.harvest_job_id = j.id
-    ) o ON true
-    WHERE j.id = :id
-    GROUP BY j.id
-    """
-)
-
-
 def progress(job_id: str) -> Progress:
     """Where a queued job is: its status and, once gathered, objects done of total."""
-    row = model.Session.execute(PROGRESS_SQL, {"id": job_id}).first()
+    row = runs.progress(job_id)
     model.Session.rollback()  # read fresh on the next call
     if row is None:
-        return Progress("Finished", True, 0, 0)
-    return Progress(str(row[0]), bool(row[1]), int(row[2]), int(row[3]))
+        return Progress(JobStatus.FINISHED, True, 0, 0)
+    return Progress(*row)
 
 
 def local_now() -> str:
@@ -88,14 +67,10 @@ def local_now() -> str:
 def job_open(job_id: str) -> bool:
     """Whether a job has not ended (finished, stopped or timed out): a message of
     its popped from the gather or fetch queue should still run."""
-    row = model.Session.execute(sa.select(HarvestJob.status).where(HarvestJob.id == job_id)).first()
+    status = runs.status(job_id, missing="")
     model.Session.rollback()
     # A job that does not exist is left to ckanext-harvest's callback, which says so.
-    return row is None or row[0] not in ENDED
-
-
-def _site_context() -> dict[str, Any]:
-    return {"model": model, "session": model.Session, "user": site_user(), "ignore_auth": True}
+    return status not in ENDED
 
 
 def finish_if_done(job_id: str) -> bool:
@@ -105,19 +80,18 @@ def finish_if_done(job_id: str) -> bool:
     same job at once finish it once. Then, as ``harvest_jobs_run`` does, the
     source is reindexed and the status e-mails are sent.
     """
-    row = model.Session.execute(FINISH_SQL, {"id": job_id}).first()
+    source_id = runs.finish_if_done(job_id)
     model.Session.commit()
-    if row is None:
+    if source_id is None:
         return False
-    source_id = str(row[0])
     log.info("Job %s of source %s finished", job_id, source_id)
-    context = _site_context()
-    tk.get_action("harvest_source_reindex")(dict(context), {"id": source_id})
-    _notify(context, source_id)
+    site = context.site_context()
+    tk.get_action("harvest_source_reindex")(dict(site), {"id": source_id})
+    _notify(site, source_id)
     return True
 
 
-def _notify(context: dict[str, Any], source_id: str) -> None:
+def _notify(site: dict[str, Any], source_id: str) -> None:
     """The summary and error e-mails ckanext-harvest sends for a finished job."""
     from ckanext.harvest.logic.action import update as harvest_update
 
@@ -125,25 +99,19 @@ def _notify(context: dict[str, Any], source_id: str) -> None:
     notify_errors = tk.asbool(tk.config.get("ckan.harvest.status_mail.errored"))
     if not (notify_all or notify_errors):
         return
-    status = tk.get_action("harvest_source_show_status")(dict(context), {"id": source_id})
+    status = tk.get_action("harvest_source_show_status")(dict(site), {"id": source_id})
     errored = status["last_job"]["stats"].get("errored", 0)
     if errored:
-        harvest_update.send_error_email(dict(context), source_id, status)
+        harvest_update.send_error_email(dict(site), source_id, status)
     elif notify_all:
-        harvest_update.send_summary_email(dict(context), source_id, status)
+        harvest_update.send_summary_email(dict(site), source_id, status)
 
 
 def record_stop(job_id: str, user: str) -> None:
     """Give a job that was stopped before it ended an end time, and a note of who
     stopped it when (a job that had ended already is left as it was)."""
     stopped = dt.datetime.utcnow()
-    ended_now = model.Session.execute(
-        sa.update(HarvestJob)
-        .where(HarvestJob.id == job_id, HarvestJob.finished.is_(None))
-        .values(finished=stopped)
-        .returning(HarvestJob.id)
-    ).first()
-    if ended_now is None:
+    if not runs.end(job_id, stopped):
         model.Session.rollback()
         return
     model.Session.add(
@@ -169,4 +137,181 @@ def remove_from_gather_queue(job_id: str) -> int:
 def tick() -> None:
     """What ``ckan harvester run`` does: start scheduled jobs, finish or time out
     running ones, put lost messages back on the queues."""
-    tk.get_action("harvest_jobs_run")(_site_context(), {})
+    tk.get_action("harvest_jobs_run")(context.site_context(), {})
+
+
+@dataclass
+class Summary:
+    job_id: str
+    source_id: str
+    status: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    archived: int = 0
+    restored: int = 0
+    errored: int = 0
+    #: Vanished records left alone this run (policy keep, grace period, guard).
+    kept: int = 0
+    guard: str | None = None
+    errors: list[str] = field(default_factory=list)
+    duration: float | None = None
+    #: What the mapping left out, per record: guid (the remote id), package_id and
+    #: title of its dataset here (or None), notes.
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RunError(Exception):
+    """The run could not start; the message says why and what to do."""
+
+
+def find_source(id_or_name: str) -> HarvestSource:
+    source = HarvestSource.get(id_or_name)
+    if source is None:
+        package = model.Package.get(id_or_name)
+        source = HarvestSource.get(package.id) if package is not None else None
+    if source is None:
+        raise RunError(f"No harvest source {id_or_name!r} (give its name or id).")
+    return source
+
+
+def run_sync(
+    source_id_or_name: str,
+    *,
+    force: bool = False,
+    confirmed: bool = False,
+    confirm_job: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Summary:
+    """Gather, fetch and import one source now, in this process.
+
+    ``confirmed`` confirms every removal; ``confirm_job`` only those the guard
+    held back in that job (see :func:`confirmable`).
+    """
+    source = find_source(source_id_or_name)
+    if not source.active:
+        raise RunError(f"Source {source_id_or_name!r} is inactive; reactivate it to run it.")
+    harvester = queue.get_harvester(source.type)
+    if harvester is None:
+        raise RunError(f"No harvester plugin for source type {source.type!r} is enabled.")
+    if runs.unfinished_jobs(source.id):
+        raise RunError(
+            f"Source {source_id_or_name!r} already has an unfinished job; wait for it or "
+            f"abort it (ckan harvester job-abort {source.id})."
+        )
+    started = time.monotonic()
+    job_dict = tk.get_action("harvest_job_create")(
+        context.site_context(), {"source_id": source.id, "run": False}
+    )
+    job = HarvestJob.get(job_dict["id"])
+    job.status = JobStatus.RUNNING
+    options = RunOptions(
+        force=force,
+        confirmed=confirmed,
+        confirm_job=confirm_job,
+        confirmed_ids=runs.held_back(confirm_job) if confirm_job else frozenset(),
+        in_process=True,
+    )
+    runs.save_options(job.id, options)
+    job.save()
+
+    object_ids = queue.gather_stage(harvester, job) or []
+    total = len(object_ids)
+    if progress:
+        progress(0, total)
+    for done, object_id in enumerate(object_ids, 1):
+        if runs.status(job.id) in ENDED:
+            # Stopped meanwhile: what is left ends in ERROR and the next run does it.
+            objects.end_unimported(job.id, object_ids[done - 1 :])
+            break
+        obj = HarvestObject.get(object_id)
+        if obj is None:
+            continue
+        if isinstance(harvester, PipelineHarvester):
+            import_one(harvester.backend, obj)
+        else:
+            queue.fetch_and_import_stages(harvester, obj)
+        if done % 200 == 0:
+            model.Session.remove()  # keep memory flat on large sources
+        if progress:
+            progress(done, total)
+    tk.get_action("harvest_jobs_run")(context.site_context(), {"source_id": source.id})
+    result = summary(job.id)
+    result.duration = round(time.monotonic() - started, 3)
+    return result
+
+
+def confirmable(source_id: str, job_id: str) -> str | None:
+    """Why the removals a job held back cannot be confirmed (None: they can).
+
+    Only the source's latest job may be confirmed, so that a report left open
+    in a browser never confirms removals that a later run did not show.
+    """
+    job = HarvestJob.get(job_id)
+    if job is None or job.source_id != source_id:
+        return f"Job {job_id} is not a job of this source."
+    if runs.latest_job_id(source_id) != job.id:
+        return (
+            "A later run replaced this report; confirm the removals from the latest job's report."
+        )
+    if not runs.held_back(job.id):
+        return f"Job {job_id} held no removals back; there is nothing to confirm."
+    return None
+
+
+#: Records with notes shown per job (the rest is counted, not listed).
+NOTES_SHOWN = 200
+
+
+def job_notes(job_id: str, limit: int = NOTES_SHOWN) -> list[dict[str, Any]]:
+    """What the mapping of each record of a job left out (dropped groups, tags,
+    extras named like dataset fields, sizes that are not numbers, withheld records)."""
+    return runs.notes(job_id, limit)
+
+
+#: Summary counts of the report statuses of other harvesters' objects.
+OTHERS = {
+    ReportStatus.ADDED: "created",
+    ReportStatus.UPDATED: "updated",
+    ReportStatus.DELETED: "deleted",
+}
+
+DONE = {
+    "create": "created",
+    "update": "updated",
+    "restore": "restored",
+    "archive": "archived",
+    "delete": "deleted",
+}
+
+
+def summary(job_id: str) -> Summary:
+    job = HarvestJob.get(job_id)
+    if job is None:
+        raise RunError(f"No harvest job {job_id!r}.")
+    model.Session.refresh(job)  # ckanext-harvest may leave a string in job.finished
+    result = Summary(job_id=job.id, source_id=job.source_id, status=job.status)
+    for state, report_status, action, count in runs.outcomes(job.id):
+        if state == ObjectState.ERROR:
+            result.errored += count
+        elif report_status == ReportStatus.NOT_MODIFIED:
+            result.unchanged += count
+        elif state == ObjectState.COMPLETE and action in DONE:
+            setattr(result, DONE[action], getattr(result, DONE[action]) + count)
+        elif state == ObjectState.COMPLETE and report_status in OTHERS:
+            # Objects of harvesters that are not harvestplus's.
+            name = OTHERS[ReportStatus(report_status)]
+            setattr(result, name, getattr(result, name) + count)
+    planned = runs.plan_of(job.id)
+    if planned is not None:
+        plan_counts, result.guard = planned
+        result.kept = sum(plan_counts.get(k, 0) for k in ("keep", "wait", "mark_missing"))
+    result.errors = [e.message for e in job.gather_errors]
+    result.notes = job_notes(job.id)
+    if job.gather_started and job.finished:
+        result.duration = (job.finished - job.gather_started) / dt.timedelta(seconds=1)
+    return result

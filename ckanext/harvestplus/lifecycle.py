@@ -38,8 +38,8 @@ from ckanext.harvest.model import (
 )
 
 from ckanext.harvestplus import jobs
-from ckanext.harvestplus.pipeline import store
-from ckanext.harvestplus.pipeline.harvester import PROVENANCE, site_user
+from ckanext.harvestplus.pipeline.context import PROVENANCE, site_context
+from ckanext.harvestplus.store import objects
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,6 @@ PAGE = 500
 
 def normalized_url(url: str) -> str:
     return url.strip().rstrip("/")
-
-
-def _api() -> dict[str, Any]:
-    return {"model": model, "session": model.Session, "user": site_user(), "ignore_auth": True}
 
 
 def stop_jobs(source_id: str) -> int:
@@ -123,7 +119,7 @@ def detach(source_id: str) -> int:
     source = HarvestSource.get(source_id)
     origin = normalized_url(source.url) if source is not None else ""
     done = 0
-    api = _api()
+    api = site_context()
     for package_id in held_packages(source_id):
         dataset = tk.get_action("package_show")(
             dict(api, for_update=True, use_cache=False), {"id": package_id}
@@ -176,7 +172,7 @@ def clear(source_id: str) -> int:
     how many datasets were purged."""
     stop_jobs(source_id)
     purged = 0
-    api = _api()
+    api = site_context()
     for package_id in brought_packages(source_id):
         _delete_objects(HarvestObject.package_id == package_id)
         try:
@@ -217,7 +213,7 @@ class Detached:
 
 def _search(fq: str) -> Iterator[dict[str, Any]]:
     start = 0
-    api = _api()
+    api = site_context()
     while True:
         found = tk.get_action("package_search")(
             dict(api),
@@ -251,7 +247,7 @@ def adoptable(source_id: str) -> list[Detached]:
     ]
     if not candidates:  # the usual case: no database query at all
         return []
-    taken = set(store.held(source_id))
+    taken = set(objects.held(source_id))
     held = sa.select(HarvestObject.package_id).where(
         HarvestObject.current.is_(True),
         HarvestObject.package_id.in_([d["id"] for d in candidates]),
@@ -281,7 +277,7 @@ def adopt(source_id: str) -> list[Detached]:
     the remote (or removes them, as its deletion policy says)."""
     taken: set[str] = set()
     done = []
-    api = _api()
+    api = site_context()
     for detached in adoptable(source_id):
         if detached.remote_id in taken:
             continue  # two detached datasets of one remote record: the first one
@@ -293,7 +289,7 @@ def adopt(source_id: str) -> list[Detached]:
             for e in dataset.get("extras") or []
             if e.get("key") not in (*SOURCE_EXTRAS, DETACHED_FROM, DETACHED_AT)
         ] + [{"key": PROVENANCE + "source_id", "value": source_id}]
-        store.attach(source_id, detached.remote_id, detached.package_id, action="adopt")
+        objects.attach(source_id, detached.remote_id, detached.package_id, action="adopt")
         model.Session.flush()
         tk.get_action("package_update")(dict(api), dataset)
         taken.add(detached.remote_id)

@@ -30,14 +30,15 @@ from types import FrameType
 from typing import Any
 
 import redis
-import sqlalchemy as sa
 from ckan import model
 from ckanext.harvest import queue
-from ckanext.harvest.model import HarvestObject, HarvestSource
+from ckanext.harvest.model import HarvestObject
 
 from ckanext.harvestplus import jobs
-from ckanext.harvestplus.pipeline import store
-from ckanext.harvestplus.pipeline.harvester import Import, PipelineHarvester
+from ckanext.harvestplus.harvesters import PipelineHarvester
+from ckanext.harvestplus.pipeline.importer import Import
+from ckanext.harvestplus.store import objects
+from ckanext.harvestplus.types import DONE, ObjectState
 
 log = logging.getLogger(__name__)
 
@@ -166,19 +167,15 @@ class Worker:
             if job_id and not jobs.job_open(job_id):
                 return job_id, "its job was stopped before its gather started", None
             return job_id, "", None
-        row = model.Session.execute(
-            sa.select(HarvestObject.harvest_job_id, HarvestObject.state, HarvestSource.type)
-            .join(HarvestSource, HarvestSource.id == HarvestObject.harvest_source_id)
-            .where(HarvestObject.id == message.get("harvest_object_id"))
-        ).first()
+        row = objects.queued_object(str(message.get("harvest_object_id")))
         model.Session.rollback()  # no transaction left open across the callback
         if row is None:
             return None, "", None
         harvester = queue.get_harvester(row[2])
-        if isinstance(harvester, PipelineHarvester) and row[1] != store.WAITING:
-            reason = "an in-process run's" if row[1] == store.IN_PROCESS else f"already {row[1]}"
+        if isinstance(harvester, PipelineHarvester) and row[1] != ObjectState.WAITING:
+            reason = "an in-process run's" if row[1] == ObjectState.FETCH else f"already {row[1]}"
             return str(row[0]), reason, None
-        if row[1] in ("COMPLETE", "ERROR"):
+        if row[1] in DONE:
             return str(row[0]), f"already {row[1]}", None
         return str(row[0]), "", harvester
 
@@ -188,9 +185,9 @@ def _import(harvester: PipelineHarvester, object_id: str, job_id: str) -> None:
     it first; an object whose job ended meanwhile ends in ERROR (the next run
     imports its record)."""
     if not jobs.job_open(job_id):
-        store.end_unimported(job_id, [object_id])
+        objects.end_unimported(job_id, [object_id])
         return
-    if not store.claim(object_id):
+    if not objects.claim(object_id):
         log.info("fetch worker: object %s was taken by another worker", object_id)
         return
     obj = model.Session.get(HarvestObject, object_id)

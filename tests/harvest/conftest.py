@@ -182,7 +182,7 @@ def run_on_workers(
     """
     from ckanext.harvest import queue
 
-    from ckanext.harvestplus.pipeline.run import summary
+    from ckanext.harvestplus.jobs import summary
     from ckanext.harvestplus.workers import Stage, Worker
 
     queue.purge_queues()
@@ -205,7 +205,7 @@ def run_in_process(
     source_id: str, *, before_import: Callable[[], None] | None = None, **options: Any
 ) -> Any:
     """``ckan harvestplus run SOURCE --sync``: gather and import in this process."""
-    from ckanext.harvestplus.pipeline.run import run_sync
+    from ckanext.harvestplus.jobs import run_sync
 
     def progress(done: int, total: int) -> None:
         if done == 0 and before_import is not None:

@@ -19,18 +19,19 @@ from ckan.config.middleware import make_app
 
 def main(config_path: str, source_id: str, path: str) -> None:
     app = make_app(load_config(config_path))
-    from ckanext.harvestplus.pipeline import run, store
+    from ckanext.harvestplus import jobs
+    from ckanext.harvestplus.store import objects
     from ckanext.harvestplus.workers import Stage, Worker
 
     def killed(*args: object, **kwargs: object) -> None:
         os._exit(137)
 
-    store.retire = killed  # the step right after package_delete
+    objects.retire = killed  # the step right after package_delete
     with app._wsgi_app.test_request_context():
         if path == "workers":
             Worker(Stage.FETCH, poll=0.05).run(until_idle=True)
         else:
-            run.run_sync(source_id)
+            jobs.run_sync(source_id)
     sys.exit("the worker was expected to die during the deletion")
 
 

@@ -43,7 +43,7 @@ class JsonServer:
 
     def answer(
         self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, Any]:
         raise NotImplementedError
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -17,7 +17,7 @@ from ckan import model
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
 
-from ckanext.harvestplus.pipeline.run import run_sync
+from ckanext.harvestplus.jobs import run_sync
 from tests.harvest.captured_ckan import CapturedCkan, copy_of, envidat
 from tests.harvest.conftest import HARVEST, create_source, harvested, update_config
 

@@ -17,7 +17,7 @@ from ckan.plugins import toolkit as tk
 from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestObject, HarvestObjectError
 
-from ckanext.harvestplus.pipeline.run import run_sync
+from ckanext.harvestplus.jobs import run_sync
 from tests.harvest.conftest import HARVEST, PLUGINS, create_source, harvested
 
 pytestmark = [

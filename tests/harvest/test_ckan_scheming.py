@@ -13,7 +13,7 @@ import pytest
 from ckan import model
 from ckan.tests.helpers import call_action
 
-from ckanext.harvestplus.pipeline.run import run_sync
+from ckanext.harvestplus.jobs import run_sync
 from tests.harvest.captured_ckan import CapturedCkan, envidat
 from tests.harvest.conftest import HARVEST, PLUGINS, create_source, harvested
 from tests.harvest.test_ckan_mapping import FUNDING, SPATIAL, extras_of, only, scheming_dataset

@@ -16,9 +16,9 @@ from ckan import model
 from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestJob
 
-from ckanext.harvestplus.pipeline import harvester as pipeline
-from ckanext.harvestplus.pipeline import orphans, store
-from ckanext.harvestplus.pipeline.run import run_sync
+from ckanext.harvestplus.jobs import run_sync
+from ckanext.harvestplus.pipeline import context, importer, orphans
+from ckanext.harvestplus.store import objects as store
 from tests.harvest.conftest import HARVEST, PATHS, harvested, run_on_workers
 
 pytestmark = HARVEST
@@ -87,8 +87,8 @@ def test_archive_policy_waits_for_grace_period_then_archives_and_restores(
     assert (summary.archived, summary.kept) == (0, 1), summary
     assert model.Package.get(local_id).private is False
 
-    later = pipeline.now() + dt.timedelta(days=8)
-    monkeypatch.setattr(pipeline, "now", lambda: later)
+    later = context.now() + dt.timedelta(days=8)
+    monkeypatch.setattr(context, "now", lambda: later)
     summary = harvest(source["id"])
     assert summary.archived == 1, summary
     archived = call_action("package_show", id=local_id)
@@ -303,7 +303,7 @@ def test_worker_killed_between_package_delete_and_commit(ten, remote_ckan, tmp_p
 def test_queue_purged_and_job_timed_out(ten, remote_ckan):
     from ckanext.harvest import queue
 
-    from ckanext.harvestplus.pipeline.harvester import site_user
+    from ckanext.harvestplus.pipeline.context import site_user
 
     source, gone, local_id = _delete_one(ten, remote_ckan)
     api = {"user": site_user()}
@@ -532,7 +532,7 @@ def test_a_failed_write_logs_the_dataset_and_the_error_not_the_payload(
 
     # Migrations run by other fixtures reload the logging config, which disables
     # loggers that already exist.
-    monkeypatch.setattr(pipeline.log, "disabled", False)
+    monkeypatch.setattr(importer.log, "disabled", False)
     with monkeypatch.context() as patch, caplog.at_level("WARNING"):
         patch.setattr(store, "retire", db_fails)
         summary = harvest(source["id"])

@@ -17,8 +17,8 @@ from ckan.model.license import License, LicenseRegister
 from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestObject, HarvestObjectError
 
+from ckanext.harvestplus.jobs import run_sync
 from ckanext.harvestplus.pipeline import orphans
-from ckanext.harvestplus.pipeline.run import run_sync
 from tests.harvest.conftest import HARVEST, create_source, harvested
 from tests.harvest.dkan_server import DkanServer, sample
 

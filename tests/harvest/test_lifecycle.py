@@ -18,8 +18,8 @@ from ckan.tests import factories
 from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestJob, HarvestObject
 
+from ckanext.harvestplus.jobs import run_sync
 from ckanext.harvestplus.pipeline import orphans
-from ckanext.harvestplus.pipeline.run import run_sync
 from tests.harvest.conftest import HARVEST, harvested
 
 pytestmark = HARVEST

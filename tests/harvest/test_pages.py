@@ -16,7 +16,7 @@ from ckan.tests import factories
 from ckan.tests.helpers import call_action
 from ckanext.harvest.model import HarvestJob
 
-from ckanext.harvestplus.pipeline.run import run_sync
+from ckanext.harvestplus.jobs import run_sync
 from tests.harvest.conftest import HARVEST, harvested
 
 pytestmark = HARVEST

@@ -9,7 +9,7 @@ import pytest
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
 
-from ckanext.harvestplus.pipeline.run import run_sync
+from ckanext.harvestplus.jobs import run_sync
 from tests.harvest.conftest import HARVEST, harvested
 
 pytestmark = HARVEST

@@ -113,7 +113,7 @@ def test_stop_takes_a_queued_job_off_the_queue_and_the_worker_skips_it(seed, mak
 
 
 def test_an_exception_in_a_harvester_does_not_end_the_worker(seed, make_source, monkeypatch):
-    from ckanext.harvestplus.pipeline import harvester
+    from ckanext.harvestplus import harvesters
 
     seed(1)
     source = make_source()
@@ -122,7 +122,7 @@ def test_an_exception_in_a_harvester_does_not_end_the_worker(seed, make_source, 
     def broken(self, job):
         raise RuntimeError("a harvester bug")  # ckanext-harvest's consumer dies of this
 
-    monkeypatch.setattr(harvester.PipelineHarvester, "gather_stage", broken)
+    monkeypatch.setattr(harvesters.PipelineHarvester, "gather_stage", broken)
     worker = Worker(Stage.GATHER, poll=0.1)
     worker.run(max_messages=1)
     assert worker.handled == 1
@@ -221,7 +221,7 @@ def test_a_worker_process_outlives_an_idle_connection_and_a_redis_restart(
 def test_ckan_harvester_run_during_an_in_process_run_queues_none_of_its_objects(seed, make_source):
     """``ckan harvester run`` re-sends waiting objects to the fetch queue; those of a
     ``--sync`` run are this process's, and no worker may import them too."""
-    from ckanext.harvestplus.pipeline.run import run_sync
+    from ckanext.harvestplus.jobs import run_sync
 
     seed(4)
     source = make_source()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ckanext.harvestplus.pipeline.pagination import (
+from ckanext.harvestplus.backends.paging import (
     NextLink,
     Offset,
     Page,

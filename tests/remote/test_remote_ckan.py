@@ -8,7 +8,7 @@ import pytest
 import requests
 from ckan.tests.helpers import call_action
 
-from ckanext.harvestplus.pipeline.pagination import Offset, Page
+from ckanext.harvestplus.backends.paging import Offset, Page
 
 
 @pytest.fixture(scope="module")

@@ -26,16 +26,15 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ckanext.harvestplus.pipeline import http
-from ckanext.harvestplus.pipeline.backend import (
+from ckanext.harvestplus.backends.base import (
     Backend,
-    Context,
     ListingIncomplete,
     Provenance,
     Record,
     RecordError,
+    SourceContext,
 )
-from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
+from ckanext.harvestplus.pipeline import http
 
 LIST_KEYS = ("organizations_include", "organizations_exclude", "groups_include", "groups_exclude")
 #: How remote organisations and groups become local ones (ckanext-harvest's option values).
@@ -151,7 +150,7 @@ def private_flag(remote: Mapping[str, Any]) -> bool:
     return bool(value) or remote.get("capacity") == "private"
 
 
-def list_of(remote: Mapping[str, Any], key: str, ctx: Context) -> list[Any]:
+def list_of(remote: Mapping[str, Any], key: str, ctx: SourceContext) -> list[Any]:
     """A list the remote should send (tags, groups, resources); anything else is noted."""
     value = remote.get(key)
     if isinstance(value, list):
@@ -212,26 +211,26 @@ class CkanBackend(Backend):
         return " ".join(parts)
 
     # --- listing ---------------------------------------------------------
-    def probe(self, ctx: Context) -> None:
+    def probe(self, ctx: SourceContext) -> None:
         found = self.call(
             ctx, "package_search", {"q": "*:*", "fq": self.filter_query(ctx.config), "rows": 0}
         )
         if not isinstance(found, dict) or "count" not in found:
             raise ListingIncomplete("package_search did not answer a dataset count")
 
-    def api(self, ctx: Context, action: str) -> str:
+    def api(self, ctx: SourceContext, action: str) -> str:
         return f"{ctx.url.rstrip('/')}/api/3/action/{action}"
 
-    def request(self, ctx: Context, action: str, body: Mapping[str, Any]) -> http.Response:
+    def request(self, ctx: SourceContext, action: str, body: Mapping[str, Any]) -> http.Response:
         """One action API request (CKAN: a JSON POST)."""
-        return ctx.get(
+        return ctx.fetch(
             self.api(ctx, action),
             method="POST",
             data=json.dumps(body),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
 
-    def call(self, ctx: Context, action: str, body: Mapping[str, Any]) -> Any:
+    def call(self, ctx: SourceContext, action: str, body: Mapping[str, Any]) -> Any:
         response = self.request(ctx, action, body)
         try:
             answer = response.json()
@@ -242,7 +241,7 @@ class CkanBackend(Backend):
             raise ListingIncomplete(f"{action} failed on the remote: {error}")
         return answer["result"]
 
-    def listing(self, ctx: Context) -> Iterator[list[Record]]:
+    def listing(self, ctx: SourceContext) -> Iterator[list[Record]]:
         """Key paging over ``id asc``: each page asks for the ids after the last
         one seen, so a record created or deleted remotely during the listing
         cannot shift the pages and hide another one, and a remote that caps
@@ -287,7 +286,7 @@ class CkanBackend(Backend):
             if remaining <= 0:
                 break
 
-    def _read(self, ctx: Context, ids: list[str]) -> dict[str, Any]:
+    def _read(self, ctx: SourceContext, ids: list[str]) -> dict[str, Any]:
         """Full records for ``ids``; one the remote no longer has comes back
         without a payload and is treated as not read (left as it is)."""
         result = self.call(
@@ -305,7 +304,7 @@ class CkanBackend(Backend):
         return {d["id"]: d for d in result["results"]}
 
     # --- mapping ---------------------------------------------------------
-    def map(self, record: Record, ctx: Context) -> dict[str, Any]:
+    def map(self, record: Record, ctx: SourceContext) -> dict[str, Any]:
         """The local dataset for one remote dataset; the rules are in README.rst
         ("How a remote CKAN dataset is mapped"). What is left out is noted in
         ``ctx.notes`` for the record's lines in the job report."""
@@ -338,7 +337,7 @@ class CkanBackend(Backend):
     def remote_private(self, payload: Any) -> bool:
         return isinstance(payload, dict) and private_flag(payload)
 
-    def licence(self, remote: Mapping[str, Any], ctx: Context) -> str | None:
+    def licence(self, remote: Mapping[str, Any], ctx: SourceContext) -> str | None:
         for key in ("license_id", "license_url", "license_title"):
             value = remote.get(key)
             if isinstance(value, str) and value.strip().lower() in ctx.licences:
@@ -346,7 +345,7 @@ class CkanBackend(Backend):
         value = remote.get("license_id")
         return text(value) if not empty(value) else None
 
-    def tags(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
+    def tags(self, remote: Mapping[str, Any], ctx: SourceContext) -> list[dict[str, str]]:
         names = set()
         for tag in list_of(remote, "tags", ctx):
             name = tag.get("name") if isinstance(tag, dict) else tag
@@ -362,7 +361,7 @@ class CkanBackend(Backend):
                 ctx.notes.append(f"tag {name!r} dropped: not a valid CKAN tag")
         return [{"name": n} for n in sorted(names)]
 
-    def groups(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
+    def groups(self, remote: Mapping[str, Any], ctx: SourceContext) -> list[dict[str, str]]:
         """Remote groups by name: those this site has (``remote_groups``
         ``only_local``, the default), or all of them (``create``: the import
         creates the missing ones)."""
@@ -378,7 +377,7 @@ class CkanBackend(Backend):
                 ctx.notes.append(f"group {name!r} dropped: there is no such group on this site")
         return result
 
-    def owner(self, remote: Mapping[str, Any], ctx: Context) -> str | None:
+    def owner(self, remote: Mapping[str, Any], ctx: SourceContext) -> str | None:
         """The local organisation (name) ``remote_orgs`` picks, or None for the source's."""
         mode = ctx.config.get("remote_orgs")
         name = self.remote_organization(remote)
@@ -398,7 +397,7 @@ class CkanBackend(Backend):
         name = org.get("name") if isinstance(org, dict) else None
         return str(name) if name else ""
 
-    def remote_extras(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    def remote_extras(self, remote: Mapping[str, Any], ctx: SourceContext) -> dict[str, Any]:
         """The remote's extras by key, without this site's own."""
         result: dict[str, Any] = {}
         extras = remote.get("extras")
@@ -413,7 +412,7 @@ class CkanBackend(Backend):
             result[key] = extra.get("value")
         return result
 
-    def value_for(self, name: str, value: Any, ctx: Context) -> Any:
+    def value_for(self, name: str, value: Any, ctx: SourceContext) -> Any:
         """A value for a local schema field: as it is for a structured field, else text."""
         if name in ctx.schema.structured:
             if isinstance(value, str) and value.startswith(("[", "{")):
@@ -426,7 +425,7 @@ class CkanBackend(Backend):
         return text(value)
 
     def schema_fields(
-        self, remote: Mapping[str, Any], extras: dict[str, Any], ctx: Context
+        self, remote: Mapping[str, Any], extras: dict[str, Any], ctx: SourceContext
     ) -> dict[str, Any]:
         """Fields of this site's schema beyond CKAN's core ones, from the remote's
         field of the same name or else its extra of that name (which is then used up)."""
@@ -444,7 +443,7 @@ class CkanBackend(Backend):
         return result
 
     def extras(
-        self, remote: Mapping[str, Any], extras: dict[str, Any], ctx: Context
+        self, remote: Mapping[str, Any], extras: dict[str, Any], ctx: SourceContext
     ) -> list[dict[str, str]]:
         """Everything else the remote said, as extras: its remaining extras, then
         its top-level fields this site's schema does not have (an extra wins over a
@@ -466,7 +465,7 @@ class CkanBackend(Backend):
                 result[key] = text(value)
         return [{"key": k, "value": v} for k, v in sorted(result.items())]
 
-    def resource(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    def resource(self, remote: Mapping[str, Any], ctx: SourceContext) -> dict[str, Any]:
         """A remote resource: its URL, the fields this site has, and every other key
         as a resource extra (objects as JSON text); the remote's id and modified
         date are kept as ``harvestplus_remote_id`` and ``harvestplus_remote_modified``."""
@@ -493,7 +492,7 @@ class CkanBackend(Backend):
             resource[key] = self.value_for(key, value, ctx)
         return resource
 
-    def provenance(self, record: Record, ctx: Context) -> Provenance:
+    def provenance(self, record: Record, ctx: SourceContext) -> Provenance:
         remote = record.payload if isinstance(record.payload, dict) else {}
         extras = self.remote_extras(remote, ctx)
         uri = remote.get("uri") or extras.get("uri") or extras.get("dct:identifier") or ""
@@ -512,7 +511,3 @@ class CkanBackend(Backend):
             license_title=text(remote.get("license_title") or "") if unknown else "",
             license_url=text(remote.get("license_url") or "") if unknown else "",
         )
-
-
-class CkanHarvester(PipelineHarvester):
-    backend = CkanBackend()

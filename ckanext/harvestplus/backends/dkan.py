@@ -28,10 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ckanext.harvestplus.backends.base import ListingIncomplete, Record, SourceContext
 from ckanext.harvestplus.backends.ckan import CkanBackend, mapping_problems, parse_time
 from ckanext.harvestplus.pipeline import http
-from ckanext.harvestplus.pipeline.backend import Context, ListingIncomplete, Record
-from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
 
 LIST_KEYS = ("organizations_include", "organizations_exclude")
 #: Failures of one record's package_show; any other (the site is unreachable) ends the listing.
@@ -47,15 +46,15 @@ class DkanBackend(CkanBackend):
     def validate(self, config: Mapping[str, Any]) -> list[str]:
         return mapping_problems(config)
 
-    def request(self, ctx: Context, action: str, body: Mapping[str, Any]) -> http.Response:
+    def request(self, ctx: SourceContext, action: str, body: Mapping[str, Any]) -> http.Response:
         """DKAN answers GET requests with query parameters."""
-        return ctx.get(self.api(ctx, action), params=dict(body))
+        return ctx.fetch(self.api(ctx, action), params=dict(body))
 
-    def probe(self, ctx: Context) -> None:
+    def probe(self, ctx: SourceContext) -> None:
         if not isinstance(self.call(ctx, "package_list", {}), list):
             raise ListingIncomplete("package_list did not answer a list")
 
-    def listing(self, ctx: Context) -> Iterator[list[Record]]:
+    def listing(self, ctx: SourceContext) -> Iterator[list[Record]]:
         identities = self.call(ctx, "package_list", {})
         if not isinstance(identities, list):
             raise ListingIncomplete("package_list did not answer a list")
@@ -95,7 +94,7 @@ class DkanBackend(CkanBackend):
         # anyone (opendata.hautsdefrance.fr does); only published ones are listed.
         return False
 
-    def tags(self, remote: Mapping[str, Any], ctx: Context) -> list[dict[str, str]]:
+    def tags(self, remote: Mapping[str, Any], ctx: SourceContext) -> list[dict[str, str]]:
         plain = [
             {"name": t["name"]}
             for t in remote.get("tags") or []
@@ -103,12 +102,8 @@ class DkanBackend(CkanBackend):
         ]
         return super().tags({"tags": plain}, ctx)
 
-    def resource(self, remote: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    def resource(self, remote: Mapping[str, Any], ctx: SourceContext) -> dict[str, Any]:
         resource = super().resource(remote, ctx)
         if resource.get("format"):
             resource["format"] = resource["format"].upper()
         return resource
-
-
-class DkanHarvester(PipelineHarvester):
-    backend = DkanBackend()

@@ -9,10 +9,12 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckanext.harvest.interfaces import IHarvester
 
-from ckanext.harvestplus import lifecycle
-from ckanext.harvestplus.pipeline import orphans, run, sourceconfig
-from ckanext.harvestplus.pipeline.harvester import PipelineHarvester, RunOptions, save_job_options
+from ckanext.harvestplus import jobs, lifecycle
+from ckanext.harvestplus.harvesters import PipelineHarvester
+from ckanext.harvestplus.pipeline import orphans, sourceconfig
 from ckanext.harvestplus.pipeline.preview import adhoc_source, preview
+from ckanext.harvestplus.store import runs
+from ckanext.harvestplus.types import RunOptions
 
 
 def _harvester(source_type: str) -> PipelineHarvester:
@@ -26,8 +28,8 @@ def _harvester(source_type: str) -> PipelineHarvester:
 
 def _source(data_dict: dict[str, Any]) -> Any:
     try:
-        return run.find_source(tk.get_or_bust(data_dict, "id"))
-    except run.RunError as e:
+        return jobs.find_source(tk.get_or_bust(data_dict, "id"))
+    except jobs.RunError as e:
         raise tk.ObjectNotFound(str(e)) from e
 
 
@@ -72,21 +74,21 @@ def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -
     if confirmed or confirm_job:
         tk.check_access("harvestplus_source_confirm", context, {"id": source.id})
     if confirm_job:
-        problem = run.confirmable(source.id, str(confirm_job))
+        problem = jobs.confirmable(source.id, str(confirm_job))
         if problem:
             raise tk.ValidationError({"confirm_job": [problem]})
     if tk.asbool(data_dict.get("sync", False)):
         try:
-            summary = run.run_sync(
+            summary = jobs.run_sync(
                 source.id, force=force, confirmed=confirmed, confirm_job=confirm_job
             )
-        except run.RunError as e:
+        except jobs.RunError as e:
             raise tk.ValidationError({"id": [str(e)]}) from e
         return summary.as_dict()
     api = {"user": context.get("user"), "ignore_auth": True}
     job = tk.get_action("harvest_job_create")(dict(api), {"source_id": source.id, "run": False})
     options = RunOptions(force=force, confirmed=confirmed, confirm_job=confirm_job)
-    save_job_options(job["id"], options)
+    runs.save_options(job["id"], options)
     tk.get_action("harvest_send_job_to_gather_queue")(dict(api), {"id": job["id"]})
     return {
         "job_id": job["id"],
@@ -103,8 +105,8 @@ def harvestplus_job_summary(context: dict[str, Any], data_dict: dict[str, Any]) 
     restored, errored and kept counts, the guard's reason and gather errors."""
     tk.check_access("harvest_job_show", context, data_dict)
     try:
-        return run.summary(tk.get_or_bust(data_dict, "id")).as_dict()
-    except run.RunError as e:
+        return jobs.summary(tk.get_or_bust(data_dict, "id")).as_dict()
+    except jobs.RunError as e:
         raise tk.ObjectNotFound(str(e)) from e
 
 

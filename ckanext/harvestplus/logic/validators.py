@@ -20,9 +20,9 @@ from ckan.lib.navl.dictization_functions import Invalid
 from ckanext.harvest.interfaces import IHarvester
 from ckanext.harvest.model import HarvestSource
 
+from ckanext.harvestplus.backends.base import ListingIncomplete, SourceContext
+from ckanext.harvestplus.harvesters import PipelineHarvester
 from ckanext.harvestplus.pipeline import http, sourceconfig
-from ckanext.harvestplus.pipeline.backend import Context, ListingIncomplete
-from ckanext.harvestplus.pipeline.harvester import PipelineHarvester
 
 SKIP_HINT = (
     " If the catalogue is only down or failing for now, tick “Save even if the remote "
@@ -80,7 +80,7 @@ def url_problem(url: str, source_type: str | None, config: str | None) -> UrlPro
     except sourceconfig.ConfigError:
         settings = {}  # the config's own validator names the problem
     backend = harvester.backend
-    ctx = Context(source_id="", url=url, config=settings, policy=probe_policy())
+    ctx = SourceContext(source_id="", url=url, config=settings, policy=probe_policy())
     kind = backend.title
     try:
         backend.probe(ctx)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ckanext.harvestplus.backends.base import Provenance
 
 #: Fields that change on every harvest or belong to this site, not the remote.
 VOLATILE = frozenset(
@@ -42,3 +45,11 @@ def content_hash(dataset: dict[str, Any]) -> str:
         _normal(dataset), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def written_hash(settled: dict[str, Any], found: Provenance) -> str:
+    """The content hash of what a run writes: the settled dataset and the
+    provenance that is not a date (so that a remote change of organisation or
+    licence title alone is written too)."""
+    stable = (found.remote_url, found.uri, found.organization, found.license_title)
+    return content_hash({**settled, "__provenance": [*stable, found.license_url]})

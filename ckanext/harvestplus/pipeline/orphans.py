@@ -30,8 +30,10 @@ import sqlalchemy as sa
 from ckan import model
 from ckanext.harvest.model import HarvestSource
 
-from ckanext.harvestplus.pipeline import sourceconfig, store
+from ckanext.harvestplus.pipeline import sourceconfig
+from ckanext.harvestplus.pipeline.context import site_context
 from ckanext.harvestplus.pipeline.plan import Policy
+from ckanext.harvestplus.store import objects
 
 ORPHANS_SQL = sa.text(
     """
@@ -99,7 +101,7 @@ def repair(source_id: str | None = None) -> list[Orphan]:
     done = []
     for orphan in find(source_id):
         if orphan.action == "delete":
-            tk.get_action("package_delete")(_api(), {"id": orphan.package_id})
+            tk.get_action("package_delete")(site_context(), {"id": orphan.package_id})
             done.append(_did(orphan, "deleted"))
             continue
         object_id = _reattach(orphan)
@@ -116,29 +118,23 @@ def _did(orphan: Orphan, action: str) -> Orphan:
     return Orphan(orphan.source_id, orphan.package_id, orphan.name, orphan.remote_id, action)
 
 
-def _api() -> dict[str, Any]:
-    from ckanext.harvestplus.pipeline.harvester import site_user
-
-    return {"model": model, "session": model.Session, "user": site_user(), "ignore_auth": True}
-
-
 def _reattach(orphan: Orphan) -> str:
     """A current object for the dataset again (no commit). Its empty hash makes
     the next run that lists the record update it."""
-    return store.attach(orphan.source_id, orphan.remote_id, orphan.package_id, action="reattach")
+    return objects.attach(orphan.source_id, orphan.remote_id, orphan.package_id, action="reattach")
 
 
 def archive(object_id: str, package_id: str, reason: str) -> None:
     """Archive a dataset whose current object is ``object_id``; commits."""
-    from ckanext.harvestplus.pipeline.harvester import archived_copy
+    from ckanext.harvestplus.pipeline.importer import archived_copy
 
-    api = _api()
+    api = site_context()
     dataset, archived_at = archived_copy(api, package_id, reason)
-    store.insert_objects(
+    objects.insert_objects(
         [],
         [
-            store.extra_row(object_id, store.ARCHIVED_AT, archived_at),
-            store.extra_row(object_id, store.ARCHIVE_REASON, reason),
+            objects.extra_row(object_id, objects.ARCHIVED_AT, archived_at),
+            objects.extra_row(object_id, objects.ARCHIVE_REASON, reason),
         ],
     )
     model.Session.flush()

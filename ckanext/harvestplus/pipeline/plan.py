@@ -19,6 +19,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ckanext.harvestplus.types import Action
+
 
 class Policy(enum.Enum):
     """What happens to datasets that vanished from the remote catalogue."""
@@ -26,18 +28,6 @@ class Policy(enum.Enum):
     KEEP = "keep"
     ARCHIVE = "archive"
     DELETE = "delete"
-
-
-class Action(enum.Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    UNCHANGED = "unchanged"
-    RESTORE = "restore"  # archived here, listed again remotely
-    MARK_MISSING = "mark_missing"  # vanished: its grace period starts now
-    WAIT = "wait"  # vanished, grace period still running
-    ARCHIVE = "archive"
-    DELETE = "delete"
-    KEEP = "keep"  # vanished, kept by policy (or already archived)
 
 
 #: Actions that take a dataset away from users; the guard can hold them back.

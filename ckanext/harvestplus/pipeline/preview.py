@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from ckanext.harvestplus.pipeline import plan, sourceconfig, store
-from ckanext.harvestplus.pipeline.backend import Backend
-from ckanext.harvestplus.pipeline.harvester import RunOptions, context_for, digest, now
+from ckanext.harvestplus.backends.base import Backend
+from ckanext.harvestplus.pipeline import plan, sourceconfig
+from ckanext.harvestplus.pipeline.context import context_for, digest, now
+from ckanext.harvestplus.store import objects
+from ckanext.harvestplus.types import RunOptions
 
 
 @dataclass
@@ -44,7 +46,7 @@ def preview(
     """What a run of ``source`` would do, and its first ``limit`` mapped datasets."""
     cfg = sourceconfig.parse(source.config, backend.config_keys)
     ctx = context_for(backend, source, RunOptions(force=force, confirmed=confirmed))
-    held = store.held(source.id) if source.id != "preview" else {}
+    held = objects.held(source.id) if source.id != "preview" else {}
     locals_ = {i: h.local() for i, h in held.items()}
     remote: dict[str, str] = {}
     shown: list[dict[str, Any]] = []

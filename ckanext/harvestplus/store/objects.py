@@ -17,9 +17,15 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from ckan import model
-from ckanext.harvest.model import HarvestObject, HarvestObjectError, HarvestObjectExtra
+from ckanext.harvest.model import (
+    HarvestObject,
+    HarvestObjectError,
+    HarvestObjectExtra,
+    HarvestSource,
+)
 
 from ckanext.harvestplus.pipeline.plan import Local
+from ckanext.harvestplus.types import ObjectState, ReportStatus
 
 # Keys of harvest_object_extra written by the pipeline.
 ACTION = "harvestplus_action"
@@ -190,6 +196,33 @@ def retire(source_id: str, identity: str, keep: str) -> None:
     )
 
 
+def set_remote_modified(object_id: str, modified: dt.datetime | None) -> None:
+    """Remember a record's new remote modified date on the object that holds it
+    (re-read, found equal: not read again next time); no commit."""
+    model.Session.execute(
+        sa.update(HarvestObject)
+        .where(HarvestObject.id == object_id)
+        .values(metadata_modified_date=modified)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def queued_object(object_id: str) -> tuple[str, str, str] | None:
+    """An object's job id, state and source type (None: no such object)."""
+    row = model.Session.execute(
+        sa.select(HarvestObject.harvest_job_id, HarvestObject.state, HarvestSource.type)
+        .join(HarvestSource, HarvestSource.id == HarvestObject.harvest_source_id)
+        .where(HarvestObject.id == object_id)
+    ).first()
+    return None if row is None else (str(row[0]), str(row[1]), str(row[2]))
+
+
+def defer_package_check() -> None:
+    """Check an object's dataset at commit, not at flush: the import points the
+    object at a dataset that ``package_create`` inserts later in the transaction."""
+    model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
+
+
 def extras_of(object_id: str) -> dict[str, str]:
     rows = model.Session.execute(
         sa.text("SELECT key, value FROM harvest_object_extra WHERE harvest_object_id = :id"),
@@ -198,10 +231,6 @@ def extras_of(object_id: str) -> dict[str, str]:
     return {k: v for k, v in rows}
 
 
-#: An object that a fetch worker may take (ckanext-harvest's state of a queued object).
-WAITING = "WAITING"
-#: An object of an in-process run (``run --sync``): that process imports it, no worker.
-IN_PROCESS = "FETCH"
 #: What ended objects say that a job ended before they were imported.
 NOT_IMPORTED = "The job ended before this record was imported; the next run imports it."
 
@@ -213,9 +242,9 @@ def claim(object_id: str) -> bool:
     now = dt.datetime.utcnow()
     row = model.Session.execute(
         sa.update(HarvestObject)
-        .where(HarvestObject.id == object_id, HarvestObject.state == WAITING)
+        .where(HarvestObject.id == object_id, HarvestObject.state == ObjectState.WAITING)
         .values(
-            state="IMPORT",
+            state=ObjectState.IMPORT,
             retry_times=HarvestObject.retry_times + 1,
             fetch_started=now,
             fetch_finished=now,
@@ -237,9 +266,9 @@ def end_unimported(job_id: str, object_ids: Iterable[str] | None = None) -> int:
         sa.update(HarvestObject)
         .where(
             HarvestObject.harvest_job_id == job_id,
-            HarvestObject.state.in_((WAITING, IN_PROCESS)),
+            HarvestObject.state.in_((ObjectState.WAITING, ObjectState.FETCH)),
         )
-        .values(state="ERROR", report_status="errored", import_finished=now)
+        .values(state=ObjectState.ERROR, report_status=ReportStatus.ERRORED, import_finished=now)
         .returning(HarvestObject.id)
         .execution_options(synchronize_session=False)
     )
@@ -287,8 +316,8 @@ def attach(source_id: str, identity: str, package_id: str, action: str) -> str:
                 "guid": identity,
                 "current": True,
                 "gathered": now,
-                "state": "COMPLETE",
-                "report_status": "not modified",
+                "state": ObjectState.COMPLETE,
+                "report_status": ReportStatus.NOT_MODIFIED,
                 "import_finished": now,
                 "harvest_source_id": source_id,
                 "harvest_job_id": None,

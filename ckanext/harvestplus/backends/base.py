@@ -3,7 +3,7 @@
 A backend lists the remote's records page by page and maps one record to a
 CKAN dataset dict. It never touches the database: planning, change detection,
 provenance, ownership, deletions and error capture are the pipeline's
-(:mod:`ckanext.harvestplus.pipeline.harvester`).
+(:mod:`ckanext.harvestplus.pipeline`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class LocalSchema:
 
 
 @dataclass
-class Context:
+class SourceContext:
     """What a backend may read while listing and mapping one source."""
 
     source_id: str
@@ -102,7 +102,8 @@ class Context:
         key = self.config.get("api_key")
         return {"Authorization": str(key)} if key else {}
 
-    def get(self, url: str, **kwargs: Any) -> http.Response:
+    def fetch(self, url: str, **kwargs: Any) -> http.Response:
+        """A request to the remote through the source's HTTP policy, with its API key."""
         headers = {**self.headers(), **kwargs.pop("headers", {})}
         return http.fetch(url, policy=self.policy, headers=headers, **kwargs)
 
@@ -144,7 +145,7 @@ class Backend:
         """Problems with this backend's part of a source config (empty: valid)."""
         return []
 
-    def listing(self, ctx: Context) -> Iterator[list[Record]]:
+    def listing(self, ctx: SourceContext) -> Iterator[list[Record]]:
         """Yield the remote's records page by page.
 
         Raise :class:`ListingIncomplete` (or let a fetch error escape) when a
@@ -153,11 +154,11 @@ class Backend:
         """
         raise NotImplementedError
 
-    def map(self, record: Record, ctx: Context) -> dict[str, Any]:
+    def map(self, record: Record, ctx: SourceContext) -> dict[str, Any]:
         """The CKAN dataset dict for one record (raise :class:`RecordError`)."""
         raise NotImplementedError
 
-    def provenance(self, record: Record, ctx: Context) -> Provenance:
+    def provenance(self, record: Record, ctx: SourceContext) -> Provenance:
         return Provenance()
 
     def remote_private(self, payload: Any) -> bool:
@@ -168,11 +169,11 @@ class Backend:
     #: every record again instead of skipping those the remote did not change.
     mapping_version = 1
 
-    def probe(self, ctx: Context) -> None:
+    def probe(self, ctx: SourceContext) -> None:
         """One cheap request that answers as this kind of catalogue does, made
         when a source is saved; raises :class:`~.http.FetchError` or
         :class:`ListingIncomplete` when the remote does not answer like one."""
-        ctx.get(ctx.url)
+        ctx.fetch(ctx.url)
 
     def original_url(self, remote_url: str) -> str:
         return remote_url
