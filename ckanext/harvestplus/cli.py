@@ -258,6 +258,38 @@ def orphans(source: str | None, repair: bool, as_json: bool) -> None:
 
 
 @harvestplus.command()
+@click.argument("source", required=False)
+@click.option("--repair", is_flag=True, help="Fix what can be fixed safely.")
+@JSON
+def check(source: str | None, repair: bool, as_json: bool) -> None:
+    """Report every broken invariant of SOURCE (or of every source): duplicates,
+    datasets held by two sources, orphans, objects of purged datasets, and search
+    index entries that disagree with the database. Exits 1 while any remains."""
+    with _app():
+        found = _call("harvestplus_check", source_id=source, repair=repair)
+
+    def human(r: dict[str, Any]) -> None:
+        if not r["problems"]:
+            click.echo("No problems found.")
+            return
+        fixed = {json.dumps(p, sort_keys=True) for p in r["repaired"]}
+        for p in r["problems"]:
+            what = p["package_id"] or f"remote id {p['remote_id']}"
+            if json.dumps(p, sort_keys=True) in fixed:
+                outcome = f"repaired ({p['repair']})"
+            elif p["repair"]:
+                outcome = f"--repair would {p['repair']}"
+            else:
+                outcome = "an admin must decide"
+            click.echo(f"{p['kind']}: {what}: {p['detail']}; {outcome}")
+        click.echo(f"{len(r['problems'])} problem(s), {r['remaining']} remaining.")
+
+    _emit(found, as_json, human)
+    if found["remaining"]:
+        sys.exit(1)
+
+
+@harvestplus.command()
 @click.argument("source")
 @click.option("--dry-run", is_flag=True, help="Only list what would be adopted.")
 @JSON

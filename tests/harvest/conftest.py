@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,25 @@ def make_source(remote_ckan, remote_org, local_org) -> Callable[..., dict[str, A
         if source_type == "harvestplus_ckan":
             config.setdefault("organizations_include", [remote_org["name"]])
         return create_source(url or remote_ckan.url, source_type, local_org["id"], **config)
+
+    return make
+
+
+@pytest.fixture
+def catalogue() -> Iterator[Any]:
+    """A catalogue of ten records for README's example backend (tests/harvest/json_list.py)."""
+    from tests.harvest.json_list import Catalogue
+
+    with Catalogue(10) as served:
+        yield served
+
+
+@pytest.fixture
+def source(catalogue, local_org) -> Callable[..., dict[str, Any]]:
+    """A source of the example backend on ``catalogue``: ``source(**config)``."""
+
+    def make(**config: Any) -> dict[str, Any]:
+        return create_source(catalogue.url, "example_jsonlist", local_org["id"], **config)
 
     return make
 

@@ -11,7 +11,7 @@ from ckanext.harvest.interfaces import IHarvester
 
 from ckanext.harvestplus import jobs, lifecycle
 from ckanext.harvestplus.harvesters import PipelineHarvester
-from ckanext.harvestplus.pipeline import orphans, sourceconfig
+from ckanext.harvestplus.pipeline import check, orphans, sourceconfig
 from ckanext.harvestplus.pipeline.preview import adhoc_source, preview
 from ckanext.harvestplus.store import runs
 from ckanext.harvestplus.types import RunOptions
@@ -127,6 +127,31 @@ def harvestplus_orphans(context: dict[str, Any], data_dict: dict[str, Any]) -> d
     return {"repaired": False, "orphans": [o.as_dict() for o in orphans.find(source_id)]}
 
 
+def harvestplus_check(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """Report every broken invariant of a source's (or every source's) datasets in
+    one pass, and with ``repair`` fix what can be fixed safely.
+
+    Kinds: ``duplicate`` (two current objects, or two datasets, for one remote
+    record), ``shared`` (one dataset held by two sources), ``orphan``, ``purged``
+    (a current object whose dataset is gone), ``index_missing``, ``index_stale``,
+    ``index_deleted`` (the search index disagrees with the database).
+
+    :param source_id: the source's id or name (default: every source, sysadmins only)
+    :param repair: fix what can be fixed (default false: only report)
+    :returns: ``{"problems": [{"kind", "source_id", "package_id", "remote_id",
+        "detail", "repair"}], "counts": {kind: n}, "repaired": [...],
+        "remaining": n}``; ``repair`` is what the repair does ("" when an admin
+        must decide)
+    """
+    source_id = data_dict.get("source_id")
+    tk.check_access("harvestplus_check", context, {"source_id": source_id})
+    if source_id:
+        source_id = _source({"id": source_id}).id
+    if tk.asbool(data_dict.get("repair", False)):
+        return check.repair(source_id).as_dict()
+    return check.Report(check.find(source_id)).as_dict()
+
+
 def harvestplus_preview(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     """A dry run: the plan of a run and its first mapped datasets; writes nothing.
 
@@ -175,6 +200,7 @@ def get_actions() -> dict[str, Any]:
         "harvestplus_source_run": harvestplus_source_run,
         "harvestplus_job_summary": harvestplus_job_summary,
         "harvestplus_orphans": harvestplus_orphans,
+        "harvestplus_check": harvestplus_check,
         "harvestplus_preview": harvestplus_preview,
         "harvestplus_source_adopt": harvestplus_source_adopt,
     }

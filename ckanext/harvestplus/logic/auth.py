@@ -53,6 +53,7 @@ def get_auth_functions() -> dict[str, Any]:
         "harvestplus_backends": harvestplus_backends,
         "harvestplus_source_run": _may_update_source,
         "harvestplus_orphans": _may_update_source,
+        "harvestplus_check": _may_update_source,
         "harvestplus_preview": _may_update_source,
         "harvestplus_source_adopt": _may_update_source,
         "harvestplus_source_confirm": _may_confirm,

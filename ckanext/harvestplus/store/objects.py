@@ -328,3 +328,98 @@ def attach(source_id: str, identity: str, package_id: str, action: str) -> str:
         [extra_row(object_id, ACTION, action)],
     )
     return object_id
+
+
+# The checks below look at one source's objects, or at every source's when
+# :source is NULL.
+DUPLICATES_SQL = sa.text(
+    """
+    SELECT o.harvest_source_id, o.guid,
+           array_agg(o.id ORDER BY o.import_finished DESC NULLS LAST, o.gathered DESC),
+           array_agg(o.package_id ORDER BY o.import_finished DESC NULLS LAST, o.gathered DESC)
+    FROM harvest_object o
+    WHERE o.current AND (CAST(:source AS text) IS NULL OR o.harvest_source_id = :source)
+    GROUP BY 1, 2 HAVING count(*) > 1
+    """
+)
+
+
+def duplicates(source_id: str | None) -> list[tuple[str, str, list[str], list[str | None]]]:
+    """Remote ids a source holds more than one current object for: source, remote
+    id, the objects (latest first) and their datasets."""
+    rows = model.Session.execute(DUPLICATES_SQL, {"source": source_id})
+    return [(r[0], r[1], list(r[2]), list(r[3])) for r in rows]
+
+
+SHARED_SQL = sa.text(
+    """
+    SELECT o.package_id, array_agg(DISTINCT o.harvest_source_id)
+    FROM harvest_object o
+    WHERE o.current AND o.package_id IS NOT NULL
+    GROUP BY 1
+    HAVING count(DISTINCT o.harvest_source_id) > 1
+       AND bool_or(CAST(:source AS text) IS NULL OR o.harvest_source_id = :source)
+    """
+)
+
+
+def shared(source_id: str | None) -> list[tuple[str, list[str]]]:
+    """Datasets that more than one source holds: dataset, sources."""
+    return [(r[0], sorted(r[1])) for r in model.Session.execute(SHARED_SQL, {"source": source_id})]
+
+
+DANGLING_SQL = sa.text(
+    """
+    SELECT o.id, o.harvest_source_id, o.guid
+    FROM harvest_object o
+    LEFT JOIN package p ON p.id = o.package_id
+    WHERE o.current AND p.id IS NULL AND o.guid <> ''
+      AND (CAST(:source AS text) IS NULL OR o.harvest_source_id = :source)
+    """
+)
+
+
+def dangling(source_id: str | None) -> list[tuple[str, str, str]]:
+    """Current objects whose dataset is gone (purged): object, source, remote id."""
+    rows = model.Session.execute(DANGLING_SQL, {"source": source_id})
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def retire_objects(object_ids: Iterable[str]) -> None:
+    """Make objects not current (no commit)."""
+    ids = list(object_ids)
+    if ids:
+        model.Session.execute(
+            sa.update(HarvestObject)
+            .where(HarvestObject.id.in_(ids))
+            .values(current=False)
+            .execution_options(synchronize_session=False)
+        )
+
+
+SCOPE_DATASETS_SQL = sa.text(
+    """
+    SELECT p.id, p.state, p.metadata_modified
+    FROM package p
+    WHERE p.id IN (
+        SELECT o.package_id FROM harvest_object o
+        WHERE o.package_id IS NOT NULL
+          AND (CAST(:source AS text) IS NULL OR o.harvest_source_id = :source)
+    )
+    """
+)
+
+
+def datasets_of(source_id: str | None) -> dict[str, tuple[str, dt.datetime]]:
+    """Every dataset a source's objects (current or not) point at: id -> (state,
+    metadata_modified)."""
+    rows = model.Session.execute(SCOPE_DATASETS_SQL, {"source": source_id})
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def source_ids(source_id: str | None) -> list[str]:
+    """The ids of the sources in scope."""
+    query = sa.select(HarvestSource.id)
+    if source_id is not None:
+        query = query.where(HarvestSource.id == source_id)
+    return [str(r[0]) for r in model.Session.execute(query)]

@@ -4,63 +4,20 @@ remote CKAN (a JSON array served from loopback)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ckan import model
 from ckan.tests.helpers import call_action
 
 from ckanext.harvestplus.pipeline import orphans
-from tests.harvest.conftest import PLUGINS, create_source, harvested
-from tests.harvest.loopback import JsonServer
+from tests.harvest.conftest import harvested
+from tests.harvest.json_list import EXAMPLE, item
 
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", f"{PLUGINS} harvestplus_example"),
-    pytest.mark.ckan_config("ckanext.harvestplus.http.allowed_private", "127.0.0.1"),
-    pytest.mark.usefixtures("with_plugins", "clean_db"),
-]
+pytestmark = EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "# --- README example ---\n", "# --- end of README example ---\n"
-
-
-def item(n: int, **changes: Any) -> dict[str, Any]:
-    return {
-        "id": f"EX-{n:03d}",
-        "title": f"Example {n}",
-        "modified": "2026-01-01T00:00:00+00:00",
-        "description": f"About example {n}.",
-        "files": [f"https://example.org/{n}.csv"],
-        **changes,
-    }
-
-
-class Catalogue(JsonServer):
-    """A JSON-list catalogue; ``body`` replaces the array (a broken catalogue)."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.items = [item(i) for i in range(n)]
-        self.body: Any = None
-
-    def answer(self, method, path, query, body):
-        return 200, self.items if self.body is None else self.body
-
-
-@pytest.fixture
-def catalogue() -> Iterator[Catalogue]:
-    with Catalogue(10) as served:
-        yield served
-
-
-@pytest.fixture
-def source(catalogue, local_org):
-    def make(**config: Any) -> dict[str, Any]:
-        return create_source(catalogue.url, "example_jsonlist", local_org["id"], **config)
-
-    return make
 
 
 def test_the_readme_shows_the_example_as_it_is():
