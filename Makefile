@@ -112,6 +112,7 @@ test-db: install services
 	$(TEST_ENV) $(BIN)/ckan -c test.ini db init
 	$(TEST_ENV) $(BIN)/ckan -c test.ini db upgrade -p harvest
 	$(TEST_ENV) $(BIN)/ckan -c test.ini db upgrade -p harvestplus
+	$(TEST_ENV) $(BIN)/ckan -c test.ini db upgrade -p harvestplus_pgsearch
 
 pytest: test-db browser
 	@echo "==> pytest tests (CKAN $(CKAN_VERSION), database $(TEST_DB))"
@@ -165,6 +166,7 @@ bench-search: install
 	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db init
 	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db upgrade -p harvest
 	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db upgrade -p harvestplus
+	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/ckan -c test.ini db upgrade -p harvestplus_pgsearch
 	CKAN_SQLALCHEMY_URL=$(PG_URL)/$(BENCH_DB) $(BIN)/python bench/search.py --ini test.ini \
 		$(BENCH_ARGS) | tee bench/results/search.txt
 

@@ -63,7 +63,7 @@ def prepare(ini: str) -> None:
     from ckan.lib.redis import connect_to_redis
 
     with load_ckan(ini).test_request_context():
-        for plugin in (None, "harvest", "harvestplus"):
+        for plugin in (None, "harvest", "harvestplus", "harvestplus_pgsearch"):
             _run_migrations(plugin)  # type: ignore[arg-type,unused-ignore]  # None: core
         connect_to_redis().flushdb()  # the bench's own Redis database: leftover queues
 

@@ -64,6 +64,7 @@ echo "==> Migrating $DB"
 ckan db init
 ckan db upgrade -p harvest
 ckan db upgrade -p harvestplus
+ckan db upgrade -p harvestplus_pgsearch
 # Datasets saved while another search index was configured (or before an
 # upgrade) are indexed now; the rest are left as they are.
 ckan search-index rebuild --only-missing --quiet
@@ -73,7 +74,8 @@ ckan search-index rebuild --only-missing --quiet
 # finds them unchanged.
 echo "==> Migrating $REMOTE_DB (the remote)"
 remote db init
-remote db upgrade -p harvestplus
+# The remote has no ckanext-harvest: only the search index's tables.
+remote db upgrade -p harvestplus_pgsearch
 remote search-index rebuild --only-missing --quiet
 
 for site in local remote; do

@@ -11,6 +11,8 @@ def clean_db(reset_db, migrate_db_for, reset_index):
     reset_index()
     migrate_db_for("harvest")
     migrate_db_for("harvestplus")
+    if plugins.plugin_loaded("harvestplus_pgsearch"):
+        migrate_db_for("harvestplus_pgsearch")
     if plugins.plugin_loaded("activity"):  # a test module that turns it on
         migrate_db_for("activity")
 

@@ -112,6 +112,7 @@ def start(logs: Path) -> Site:
     ckan("db", "init")
     ckan("db", "upgrade", "-p", "harvest")
     ckan("db", "upgrade", "-p", "harvestplus")
+    ckan("db", "upgrade", "-p", "harvestplus_pgsearch")
     ckan("search-index", "clear")
     ckan("harvester", "purge-queues")
     ckan("user", "add", ADMIN, "email=browser@example.org", f"password={PASSWORD}")

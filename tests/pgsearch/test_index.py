@@ -116,29 +116,67 @@ def test_index_stays_in_force_when_tests_replace_the_plugin_list(reset_db, migra
 @pytest.mark.usefixtures("with_plugins", "clean_db")
 def test_missing_tables_give_an_actionable_error():
     with model.ensure_engine().begin() as conn:
-        conn.execute(sa.text("ALTER SCHEMA harvestplus_search RENAME TO harvestplus_search_away"))
+        conn.execute(sa.text("ALTER SCHEMA harvestplus_pgsearch RENAME TO harvestplus_away"))
     try:
-        with pytest.raises(SearchIndexError, match="ckan db upgrade -p harvestplus"):
+        with pytest.raises(SearchIndexError, match="ckan db upgrade -p harvestplus_pgsearch"):
             factories.Dataset()
         model.Session.rollback()
         search.clear_all()  # clearing an index that does not exist is a no-op
     finally:
         model.Session.rollback()
         with model.ensure_engine().begin() as conn:
-            conn.execute(
-                sa.text("ALTER SCHEMA harvestplus_search_away RENAME TO harvestplus_search")
-            )
+            conn.execute(sa.text("ALTER SCHEMA harvestplus_away RENAME TO harvestplus_pgsearch"))
+
+
+@pytest.mark.parametrize(
+    ("chain", "latest"),
+    [("harvestplus", "0004_in_process_runs"), ("harvestplus_pgsearch", "0001_search_index")],
+)
+@pytest.mark.usefixtures("with_plugins", "clean_db")
+def test_migration_is_idempotent_after_ckan_drops_its_version_table(migrate_db_for, chain, latest):
+    with model.ensure_engine().begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {chain}_alembic_version"))
+    migrate_db_for(chain)
+    migrate_db_for(chain)
+    with model.ensure_engine().connect() as conn:
+        version = conn.execute(sa.text(f"SELECT version_num FROM {chain}_alembic_version"))
+        assert version.scalar() == latest  # the latest revision, once
 
 
 @pytest.mark.usefixtures("with_plugins", "clean_db")
-def test_migration_is_idempotent_after_ckan_drops_its_version_table(migrate_db_for):
-    with model.ensure_engine().begin() as conn:
-        conn.execute(sa.text("DROP TABLE harvestplus_alembic_version"))
-    migrate_db_for("harvestplus")
-    migrate_db_for("harvestplus")
+def test_an_index_made_before_the_plugin_had_its_own_migrations_is_kept(migrate_db_for):
+    """Until 0.1.0 the index was migration 0001 of the harvestplus chain, in the
+    schema harvestplus_search; `ckan db upgrade -p harvestplus_pgsearch` moves it,
+    documents included, and the old option name keeps working."""
+    kept = factories.Dataset(title="Indexed before the upgrade")
+    with model.ensure_engine().begin() as conn:  # today's layout on an upgraded site
+        conn.execute(sa.text("ALTER SCHEMA harvestplus_pgsearch RENAME TO harvestplus_search"))
+        conn.execute(sa.text("DROP TABLE harvestplus_pgsearch_alembic_version"))
+        before = conn.execute(sa.text("SELECT count(*) FROM harvestplus_search.document"))
+        documents = before.scalar()
+    migrate_db_for("harvestplus_pgsearch")
     with model.ensure_engine().connect() as conn:
-        version = conn.execute(sa.text("SELECT version_num FROM harvestplus_alembic_version"))
-        assert version.scalar() == "0004_in_process_runs"  # the latest revision, once
+        schemas = conn.execute(
+            sa.text(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'harvestplus_%' "
+                "ORDER BY nspname"
+            )
+        )
+        assert [r[0] for r in schemas] == ["harvestplus_pgsearch"]
+        after = conn.execute(sa.text("SELECT count(*) FROM harvestplus_pgsearch.document"))
+        assert after.scalar() == documents >= 1
+    found = call_action("package_search", q="upgrade")["results"]
+    assert [d["id"] for d in found] == [kept["id"]]
+
+
+@pytest.mark.ckan_config("ckanext.harvestplus.search.text_config", "harvestplus_search.english")
+@pytest.mark.usefixtures("with_plugins", "clean_db")
+def test_the_old_option_name_and_schema_are_still_read():
+    from ckanext.harvestplus.pgsearch import config
+
+    assert config.text_config() == "harvestplus_pgsearch.english"
+    factories.Dataset(title="Rivers and lakes")
+    assert call_action("package_search", q="river")["count"] == 1  # stemmed: English
 
 
 @pytest.mark.parametrize("url", ["postgresql://db.example/ckan", "postgresql:///other"])
@@ -154,3 +192,21 @@ def test_other_solr_urls_still_reach_solr():
     assert isinstance(common.pysolr, seam._Pysolr)
     conn = common.pysolr.Solr("http://127.0.0.1:8983/solr/ckan")
     assert type(conn).__module__ == "pysolr"
+
+
+@pytest.mark.ckan_config("ckan.plugins", "harvestplus_pgsearch")
+@pytest.mark.usefixtures("with_plugins")
+def test_the_index_needs_neither_harvestplus_nor_ckanext_harvest(reset_db, migrate_db_for):
+    """Only the index's plugin, and only its migrations, on an emptied database."""
+    reset_db()
+    with model.ensure_engine().begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA harvestplus_pgsearch CASCADE"))
+    migrate_db_for("harvestplus_pgsearch")
+    with model.ensure_engine().connect() as conn:
+        tables = conn.execute(
+            sa.text("SELECT to_regclass('harvest_object'), to_regclass('harvestplus_job')")
+        )
+        assert tables.first() == (None, None)
+    dataset = factories.Dataset(title="Found without a harvester")
+    found = call_action("package_search", q="harvester")["results"]
+    assert [d["id"] for d in found] == [dataset["id"]]

@@ -293,3 +293,36 @@ def test_organization_pages_count_datasets_through_the_index():
     factories.Dataset(owner_org=org["id"])
     listed = call_action("organization_list", all_fields=True)
     assert [o["package_count"] for o in listed] == [2]
+
+
+def test_dataset_autocomplete_matches_parts_of_names_and_titles(catalogue):
+    """``package_autocomplete`` (the dataset form's and the API's) queries Solr's
+    n-gram fields: any 2 to 10 characters of a name or title match."""
+
+    def completed(q):
+        return [d["name"] for d in call_action("package_autocomplete", q=q)]
+
+    assert completed("popul") == ["population-census"]
+    assert completed("ensu") == ["population-census"]  # inside a word
+    assert sorted(completed("quality")) == ["air-quality-stations", "river-water-quality"]
+    assert completed("Temper") == ["lake-temperatures"]  # any case
+    assert completed("zz") == []
+    found = call_action("package_autocomplete", q="lake")
+    assert found == [
+        {
+            "name": "lake-temperatures",
+            "title": "Lake temperatures",
+            "match_field": "name",
+            "match_displayed": "lake-temperatures",
+        }
+    ]
+
+
+def test_ngram_fields_answer_like_solr():
+    from ckanext.harvestplus.pgsearch.schema import Kind, ckan_schema
+
+    schema = ckan_schema()
+    assert schema.field("name_ngram").kind is Kind.NGRAM
+    assert schema.ngram == (2, 10)
+    with pytest.raises(SearchQueryError, match="n-gram"):
+        search(q="name_ngram:popu*")

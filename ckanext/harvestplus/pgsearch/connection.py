@@ -37,7 +37,7 @@ from . import config
 from .dismax import RANK_WEIGHTS, Dismax
 from .documents import DocumentError, to_rows
 from .lucene import Translator, all_of, as_sql, regconfig
-from .model import KEY_SEPARATOR, document
+from .model import KEY_SEPARATOR, SCHEMA, document
 from .model import seq as document_seq
 from .schema import TEXT_FIELD, TEXT_KINDS, Kind, Schema, ckan_schema
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MISSING_TABLES = (
-    "The PostgreSQL search index has no tables yet: run `ckan db upgrade -p harvestplus`."
+    "The PostgreSQL search index has no tables yet: run `ckan db upgrade -p harvestplus_pgsearch`."
 )
 
 
@@ -147,7 +147,7 @@ class PgSearchConnection:
         try:
             return work(session.connection())
         except ProgrammingError as e:
-            if "harvestplus_search" in str(e.orig) and "does not exist" in str(e.orig):
+            if SCHEMA in str(e.orig) and "does not exist" in str(e.orig):
                 raise MissingIndexError(MISSING_TABLES) from e
             raise pysolr.SolrError(f"Search index error: {e.orig}") from e
         except DBAPIError as e:
@@ -161,7 +161,7 @@ class PgSearchConnection:
             with engine.begin() as conn:
                 return work(conn)
         except ProgrammingError as e:
-            if "harvestplus_search" in str(e.orig) and "does not exist" in str(e.orig):
+            if SCHEMA in str(e.orig) and "does not exist" in str(e.orig):
                 raise MissingIndexError(MISSING_TABLES) from e
             raise pysolr.SolrError(f"Search index error: {e.orig}") from e
         except DBAPIError as e:

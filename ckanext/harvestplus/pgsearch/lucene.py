@@ -219,6 +219,10 @@ class Translator:
             return document.c.terms.has_key(name)  # noqa: W601 (JSONB operator, not dict)
         has_wildcard = bool(re.search(r"(?<!\\)[*?]", raw))
         value = unescape(raw)
+        if kind is Kind.NGRAM:
+            if has_wildcard:
+                raise SearchQueryError(f"Wildcards are not supported on n-gram field {name}")
+            return self.ngram(value, name)
         if kind in TEXT_KINDS:
             if has_wildcard:
                 return self.text_prefix(raw, name)
@@ -235,11 +239,29 @@ class Translator:
         if name == "*":
             raise SearchQueryError(f'A query on every field is not supported: *:"{value}"')
         kind = self.schema.field(name).kind
+        if kind is Kind.NGRAM:
+            return self.ngram(value, name)
         if kind in TEXT_KINDS:
             if not analysable(value):
                 return None
             return self.text_match(sa.func.phraseto_tsquery(self.config_for(name), value), name)
         return self.exact(value, name, kind)
+
+    def ngram(self, value: str, name: str) -> Pred | None:
+        """Solr indexes every part of the value from ``minGramSize`` to
+        ``maxGramSize`` characters, lower case, and splits the query on white
+        space: each word matches when it is such a part of a value."""
+        shortest, longest = self.schema.ngram
+        words = value.lower().split()
+        if not words:
+            return None
+        tests: list[Any] = []
+        for word in words:
+            if not shortest <= len(word) <= longest:
+                tests.append(sa.false())
+                continue
+            tests.append(any_value(name, lambda v, w=word: sa.func.strpos(sa.func.lower(v), w) > 0))
+        return sa.and_(*tests)
 
     def exact(self, value: str, name: str, kind: Kind) -> Pred:
         if kind is Kind.STRING or kind is Kind.BOOLEAN:

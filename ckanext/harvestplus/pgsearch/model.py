@@ -1,4 +1,4 @@
-"""The index table (created by the ``harvestplus`` migration 0001)."""
+"""The index table (created by ``ckan db upgrade -p harvestplus_pgsearch``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
-SCHEMA = "harvestplus_search"
+SCHEMA = "harvestplus_pgsearch"
 #: Joins field and value in ``exact``; CKAN field names never contain it.
 KEY_SEPARATOR = "\x1f"
 

@@ -21,6 +21,7 @@ class Kind(enum.Enum):
     STRING = "string"  # exact, case-sensitive terms
     TEXT = "text"  # tokenised, stemmed (English)
     TEXT_GENERAL = "text_general"  # tokenised, not stemmed
+    NGRAM = "ngram"  # any part of the value (Solr's n-gram tokenizer): autocomplete
     DATE = "date"
     INT = "int"
     FLOAT = "float"
@@ -61,9 +62,18 @@ class Schema:
     def __init__(self, path: str) -> None:
         root = etree.parse(path, etree.XMLParser(resolve_entities=False)).getroot()
         kinds: dict[str, Kind] = {}
+        #: Shortest and longest parts an n-gram field matches (CKAN's schema: 2 to 10).
+        self.ngram = (2, 10)
         for ft in root.iter("fieldType"):
             cls = ft.get("class", "")
-            if cls == "solr.TextField":
+            grams = next((t for t in ft.iter("tokenizer") if "NGram" in t.get("class", "")), None)
+            if cls == "solr.TextField" and grams is not None:
+                kind = Kind.NGRAM
+                self.ngram = (
+                    int(grams.get("minGramSize", "1")),
+                    int(grams.get("maxGramSize", "2")),
+                )
+            elif cls == "solr.TextField":
                 kind = Kind.TEXT if ft.get("name") == "text" else Kind.TEXT_GENERAL
             else:
                 kind = _KIND_BY_CLASS.get(cls, Kind.STRING)
