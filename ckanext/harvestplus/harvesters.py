@@ -16,7 +16,7 @@ from ckanext.harvestplus.backends.base import Backend
 from ckanext.harvestplus.backends.ckan import CkanBackend
 from ckanext.harvestplus.backends.dkan import DkanBackend
 from ckanext.harvestplus.pipeline import context, sourceconfig
-from ckanext.harvestplus.pipeline.gather import Gather
+from ckanext.harvestplus.pipeline.gather import gather_job
 from ckanext.harvestplus.pipeline.importer import Import
 
 
@@ -61,7 +61,7 @@ class PipelineHarvester(p.SingletonPlugin):
         )
 
     def gather_stage(self, harvest_job: HarvestJob) -> list[str]:
-        return Gather(self.backend, harvest_job).run()
+        return gather_job(self.backend, harvest_job)
 
     def fetch_stage(self, harvest_object: HarvestObject) -> bool:
         return True

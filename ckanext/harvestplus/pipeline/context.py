@@ -154,7 +154,7 @@ def context_for(backend: Backend, source: Any, options: RunOptions) -> SourceCon
     cfg = sourceconfig.parse(source.config, backend.config_keys)
     problems = backend.validate(cfg.raw)
     # The source dataset's organisation (ckanext-harvest leaves publisher_id empty).
-    source_dataset = model.Package.get(source.id)
+    source_dataset = model.Package.get(source.id) if source.id else None
     owner = (source_dataset.owner_org if source_dataset else None) or source.publisher_id or ""
     if cfg.organization:
         owner = organization_id(cfg.organization) or ""

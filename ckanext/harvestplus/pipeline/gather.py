@@ -1,14 +1,12 @@
 """The gather stage: list the remote, map and hash every record once, plan the run.
 
-One pass over the remote's listing, page by page. Every record is mapped and
-hashed here; the plan (:func:`~ckanext.harvestplus.pipeline.plan.decide`) says
-what each identity needs. Objects go to the fetch queue only for records that
-need a write: creates, updates, restores, archives and deletions, with the
-planned action and the content hash in their extras. Unchanged records get
-one bulk-inserted object each, already complete and reported "not modified",
-so that the job report accounts for every remote record without a dataset
-write. Nothing is taken away from users at gather time and the gather writes
-in one transaction: a gather that fails half way leaves the source as it was.
+One pass over the remote's listing, page by page. Every record read is mapped
+and hashed here, and the plan (:func:`~ckanext.harvestplus.pipeline.plan.decide`)
+says what each identity needs. What becomes of it is the sink's
+(:mod:`~ckanext.harvestplus.pipeline.sinks`): for a job, harvest objects written
+in one transaction (only records that need a write go to the fetch queue;
+unchanged records get an object already complete, so the job report accounts
+for every remote record); for a preview, a list of items and nothing written.
 
 The import maps the stored record again rather than storing the mapped
 dataset: the harvest object keeps the remote's own content (what
@@ -19,10 +17,7 @@ record is what gather planned; it never decides again.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,73 +34,69 @@ from ckanext.harvestplus.backends.base import (
 from ckanext.harvestplus.pipeline import context, plan, sourceconfig
 from ckanext.harvestplus.pipeline.errors import JobStopped, describe
 from ckanext.harvestplus.pipeline.hashing import content_hash
+from ckanext.harvestplus.pipeline.sinks import ObjectSink, Sink
 from ckanext.harvestplus.store import objects, runs
-from ckanext.harvestplus.types import (
-    ENDED,
-    QUEUED,
-    Action,
-    ObjectState,
-    ReportStatus,
-    RunOptions,
-)
+from ckanext.harvestplus.types import QUEUED, Action, RunOptions
 
 log = logging.getLogger(__name__)
 
 
+def gather_job(backend: Backend, job: HarvestJob) -> list[str]:
+    """Plan a job and write its objects; the ids of those for the fetch queue.
+
+    On any failure nothing is written and the job's gather errors say why:
+    returning no objects (rather than raising) lets the job finish like any
+    other.
+    """
+    source = job.source
+    options = runs.options(job)
+    sink = ObjectSink(job, options)
+    try:
+        Gather(backend, source, options, sink).run()
+    except sourceconfig.ConfigError as e:
+        model.Session.rollback()
+        HarvestGatherError.create(f"Invalid source configuration: {e}", job)
+        return []
+    except JobStopped:
+        model.Session.rollback()
+        log.info("Gather of source %s stopped", source.id)
+        HarvestGatherError.create("Stopped while gathering; nothing was changed.", job)
+        return []
+    except Exception as e:
+        model.Session.rollback()
+        if isinstance(e, sa.exc.StatementError):  # no statement parameters in the log
+            log.error("Gather of source %s failed: %s", source.id, describe(e))
+        else:
+            log.exception("Gather of source %s failed", source.id)
+        HarvestGatherError.create(
+            f"The gather stage failed, nothing was changed: {describe(e)}", job
+        )
+        return []
+    return sink.queued_ids
+
+
 class Gather:
-    """The gather stage of one job."""
+    """One pass of the gather engine over a source, reporting to a sink.
 
-    def __init__(self, backend: Backend, job: HarvestJob) -> None:
-        self.backend, self.job, self.source = backend, job, job.source
+    ``source`` needs ``id`` (empty for a source not saved yet: it holds
+    nothing), ``url``, ``config`` and ``publisher_id``. Raises
+    :class:`~.sourceconfig.ConfigError` for a bad configuration and
+    :class:`~.errors.JobStopped` when the sink says the job was stopped.
+    """
+
+    def __init__(self, backend: Backend, source: Any, options: RunOptions, sink: Sink) -> None:
+        self.backend, self.source, self.options, self.sink = backend, source, options, sink
         self.errors: list[str] = []
-        self.object_rows: list[dict[str, Any]] = []
-        self.extra_rows: list[dict[str, str]] = []
-        self.queued: list[str] = []
-        self.pending_errors: list[tuple[str, str]] = []
-        #: Held objects whose record was re-read under the current settings.
-        self.settings_read: list[str] = []
-        self.config_digest = ""
         self.now = context.now()
-        #: The state of objects for the fetch queue (or for the process running the job).
-        self.queued_state = ObjectState.WAITING
 
-    def run(self) -> list[str]:
-        """Plan and write the job's objects; on any failure write nothing and say why.
-
-        Returning no objects (rather than raising) lets the job finish like
-        any other, with the failure in its gather errors.
-        """
-        try:
-            return self._run()
-        except JobStopped:
-            model.Session.rollback()
-            log.info("Gather of source %s stopped", self.source.id)
-            HarvestGatherError.create("Stopped while gathering; nothing was changed.", self.job)
-            return []
-        except Exception as e:
-            model.Session.rollback()
-            if isinstance(e, sa.exc.StatementError):  # no statement parameters in the log
-                log.error("Gather of source %s failed: %s", self.source.id, describe(e))
-            else:
-                log.exception("Gather of source %s failed", self.source.id)
-            HarvestGatherError.create(
-                f"The gather stage failed, nothing was changed: {describe(e)}", self.job
-            )
-            return []
-
-    def _run(self) -> list[str]:
-        options = runs.options(self.job)
-        self.queued_state = ObjectState.FETCH if options.in_process else ObjectState.WAITING
-        try:
-            cfg = sourceconfig.parse(self.source.config, self.backend.config_keys)
-            ctx = context.context_for(self.backend, self.source, options)
-        except sourceconfig.ConfigError as e:
-            HarvestGatherError.create(f"Invalid source configuration: {e}", self.job)
-            return []
-        held = objects.held(self.source.id)
+    def run(self) -> None:
+        options = self.options
+        cfg = sourceconfig.parse(self.source.config, self.backend.config_keys)
+        ctx = context.context_for(self.backend, self.source, options)
+        held = objects.held(self.source.id) if self.source.id else {}
         # What shapes every mapped dataset besides the record itself: a record
         # last read under other settings is read again, whatever its date.
-        self.config_digest = content_hash(
+        digest = content_hash(
             {
                 "config": dict(cfg.raw),
                 "owner": ctx.owner_org,
@@ -117,6 +108,7 @@ class Gather:
                 },
             }
         )
+        self.sink.begin(digest, self.now)
         # Records a backend may skip reading when their modified date is unchanged:
         # only those held as active datasets (a restore needs the payload), last
         # read under these settings.
@@ -126,7 +118,7 @@ class Gather:
             if h.package_state == "active"
             and h.archived_at is None
             and h.content_hash
-            and h.settings_digest == self.config_digest
+            and h.settings_digest == digest
         }
         ctx.private_here = frozenset(i for i, h in held.items() if h.private)
         locals_ = {i: h.local() for i, h in held.items()}
@@ -144,11 +136,11 @@ class Gather:
                 self.errors.append(f"The remote listing failed after {len(remote)} records: {e}")
                 log.warning("Listing of source %s failed: %s", self.source.id, e)
                 break
-            self._page(page, ctx, held, locals_, remote, options)
-            self._flush()
-            if runs.status(self.job.id) in ENDED:
+            self._page(page, ctx, held, locals_, remote)
+            self.sink.page_done()
+            if self.sink.stopped():
                 raise JobStopped()
-        if runs.status(self.job.id) in ENDED:
+        if self.sink.stopped():
             raise JobStopped()
 
         result = plan.decide(
@@ -161,26 +153,15 @@ class Gather:
             confirmed=options.confirmed,
             confirmed_ids=options.confirmed_ids,
         )
-        self._removals(result, held)
-        objects.clear_missing(
-            held[i].object_id for i in remote if i in held and held[i].missing_since
-        )
+        self.sink.missing([held[i] for i in result.ids(Action.MARK_MISSING)])
+        for action in (Action.ARCHIVE, Action.DELETE):
+            for identity in result.ids(action):
+                h = held[identity]
+                self.sink.queued(action, identity, h, None, h.content_hash, [], None)
+        self.sink.listed_again([held[i] for i in remote if i in held and held[i].missing_since])
         if result.guard:
             self.errors.append(result.guard)
-        self._save_plan(result, options)
-        self._flush()
-        model.Session.commit()
-        for message in self.errors:
-            HarvestGatherError.create(message, self.job)
-        return self.queued
-
-    def _flush(self) -> None:
-        """Send the rows gathered so far, in the open transaction (memory stays flat)."""
-        objects.set_extra(self.settings_read, objects.SETTINGS, self.config_digest)
-        self.settings_read = []
-        objects.insert_objects(self.object_rows, self.extra_rows)
-        objects.insert_errors(self.pending_errors, stage="Gather")
-        self.object_rows, self.extra_rows, self.pending_errors = [], [], []
+        self.sink.planned(result, self.errors, listed=len(remote), complete=listing_complete)
 
     def _page(
         self,
@@ -189,11 +170,11 @@ class Gather:
         held: dict[str, objects.Held],
         locals_: dict[str, plan.Local],
         remote: dict[str, str],
-        options: RunOptions,
     ) -> None:
         hashes: dict[str, str] = {}
         records: dict[str, Record] = {}
         notes: dict[str, list[str]] = {}
+        datasets: dict[str, dict[str, Any]] = {}
         for record in page:
             identity = record.identity
             if identity in remote or identity in hashes:
@@ -201,7 +182,7 @@ class Gather:
             if record.payload is None:
                 if identity in ctx.known:  # not re-read: unchanged since its last import
                     remote[identity] = held[identity].content_hash
-                    self._unchanged(record, held[identity])
+                    self.sink.unchanged(record, held[identity], [], None)
                 elif identity in held:  # listed but not read: leave it as it is
                     remote[identity] = held[identity].content_hash
                 continue
@@ -219,80 +200,36 @@ class Gather:
                     reason = f"private on the remote and could not be mapped ({describe(e)})"
                     self._withheld(record, h, RecordWithheld(reason), remote)
                     continue
-                self._failed(record, h, e)
+                message = str(e) if isinstance(e, RecordError) else f"{type(e).__name__}: {e}"
+                self.sink.failed(record, h, f"Could not map record {identity}: {message}")
                 if identity in held:  # listed, so not vanished: keep it as it is
                     remote[identity] = held[identity].content_hash
                 continue
             records[identity] = record
             notes[identity] = list(ctx.notes)
+            datasets[identity] = mapped
         remote.update(hashes)
         page_plan = plan.decide(
             hashes,
             {i: locals_[i] for i in hashes if i in locals_},
             settings=plan.Settings(),
             now=self.now,
-            force=options.force,
+            force=self.options.force,
         )
         for identity, action in page_plan.actions.items():
             record, h = records[identity], held.get(identity)
             if action is Action.UNCHANGED and h is not None:
-                self._unchanged(record, h, notes[identity])
+                self.sink.unchanged(record, h, notes[identity], datasets[identity])
             elif action in QUEUED:
-                self._queue(action, identity, h, record.payload, record.modified, hashes[identity])
-                self._notes(self.queued[-1], notes[identity])
-
-    def _object(
-        self, identity: str, package_id: str | None, modified: dt.datetime | None, **values: Any
-    ) -> str:
-        object_id = str(uuid.uuid4())
-        row = {
-            "id": object_id,
-            "guid": identity,
-            "current": False,
-            "gathered": context.naive(self.now),
-            "content": None,
-            "state": ObjectState.WAITING,
-            "metadata_modified_date": context.naive(modified),
-            "retry_times": 0,
-            "harvest_job_id": self.job.id,
-            "harvest_source_id": self.source.id,
-            "package_id": package_id,
-            "report_status": None,
-            "fetch_started": None,
-            "fetch_finished": None,
-            "import_started": None,
-            "import_finished": None,
-        }
-        row.update(values)
-        self.object_rows.append(row)
-        return object_id
-
-    def _queue(
-        self,
-        action: Action,
-        identity: str,
-        held: objects.Held | None,
-        payload: Any,
-        modified: dt.datetime | None,
-        content_hash_: str,
-    ) -> None:
-        content = None if payload is None else json.dumps(payload, ensure_ascii=False)
-        package_id = held.package_id if held else None
-        object_id = self._object(
-            identity, package_id, modified, content=content, state=self.queued_state
-        )
-        self.extra_rows.append(objects.extra_row(object_id, objects.ACTION, action.value))
-        if content_hash_:
-            self.extra_rows.append(objects.extra_row(object_id, objects.HASH, content_hash_))
-        if payload is not None:
-            self.extra_rows.append(
-                objects.extra_row(object_id, objects.SETTINGS, self.config_digest)
-            )
-        self.queued.append(object_id)
-
-    def _notes(self, object_id: str, notes: list[str]) -> None:
-        if notes:
-            self.extra_rows.append(objects.extra_row(object_id, objects.NOTES, json.dumps(notes)))
+                self.sink.queued(
+                    action,
+                    identity,
+                    h,
+                    record,
+                    hashes[identity],
+                    notes[identity],
+                    datasets[identity],
+                )
 
     def _withheld(
         self,
@@ -305,74 +242,9 @@ class Gather:
         deleted now (whatever the deletion policy: it is listed, not vanished);
         otherwise the record is reported and left out."""
         if held is not None and held.package_state == "active":
-            self._queue(Action.DELETE, record.identity, held, None, record.modified, "")
-            self._notes(self.queued[-1], [str(error)])
+            listed = Record(record.identity, None, record.modified)
+            self.sink.queued(Action.DELETE, record.identity, held, listed, "", [str(error)], None)
         else:
-            self._failed(record, held, error)
+            self.sink.failed(record, held, f"Could not map record {record.identity}: {error}")
         if held is not None:
             remote[record.identity] = held.content_hash  # listed: no removal of its own
-
-    def _unchanged(
-        self, record: Record, held: objects.Held, notes: list[str] | None = None
-    ) -> None:
-        done = context.naive(self.now)
-        object_id = self._object(
-            record.identity,
-            held.package_id,
-            record.modified,
-            state=ObjectState.COMPLETE,
-            report_status=ReportStatus.NOT_MODIFIED,
-            fetch_started=done,
-            fetch_finished=done,
-            import_started=done,
-            import_finished=done,
-        )
-        self._notes(object_id, notes or [])
-        if record.payload is not None and held.settings_digest != self.config_digest:
-            # Re-read under new settings and equal: not read again next time.
-            self.settings_read.append(held.object_id)
-        if (
-            record.payload is not None
-            and record.modified is not None
-            and record.modified != held.remote_modified
-        ):
-            # Re-read but equal: remember the new date so it is not read again.
-            objects.set_remote_modified(held.object_id, context.naive(record.modified))
-
-    def _failed(self, record: Record, held: objects.Held | None, error: Exception) -> None:
-        message = (
-            str(error) if isinstance(error, RecordError) else f"{type(error).__name__}: {error}"
-        )
-        content = json.dumps(record.payload, ensure_ascii=False, default=str)
-        object_id = self._object(
-            record.identity,
-            held.package_id if held else None,
-            record.modified,
-            content=content,
-            state=ObjectState.ERROR,
-            report_status=ReportStatus.ERRORED,
-        )
-        self.extra_rows.append(objects.extra_row(object_id, objects.ACTION, "map"))
-        self.pending_errors.append(
-            (object_id, f"Could not map record {record.identity}: {message}")
-        )
-
-    def _removals(self, result: plan.Plan, held: dict[str, objects.Held]) -> None:
-        missing = [held[i].object_id for i in result.ids(Action.MARK_MISSING)]
-        objects.set_missing(missing, self.now)
-        for action in (Action.ARCHIVE, Action.DELETE):
-            for identity in result.ids(action):
-                h = held[identity]
-                self._queue(action, identity, h, None, h.remote_modified, h.content_hash)
-                if h.missing_since is not None:
-                    self.extra_rows.append(
-                        objects.extra_row(
-                            self.queued[-1], objects.MISSING_SINCE, h.missing_since.isoformat()
-                        )
-                    )
-
-    def _save_plan(self, result: plan.Plan, options: RunOptions) -> None:
-        counts: dict[str, Any] = {a.value: n for a, n in result.counts.items()}
-        counts["config_digest"] = self.config_digest
-        counts["held"] = sorted(result.held)
-        runs.save_plan(self.job.id, options, counts, result.guard)

@@ -1,4 +1,9 @@
-"""A dry run of the real pipeline: list, map, hash and plan, writing nothing."""
+"""A dry run: the real gather engine with a sink that writes nothing.
+
+A saved source is previewed as its next run would go, reading again only what
+changed on the remote (as the run would); a source not saved yet holds
+nothing, so every record it lists would be created.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from ckanext.harvestplus.backends.base import Backend
-from ckanext.harvestplus.pipeline import plan, sourceconfig
-from ckanext.harvestplus.pipeline.context import context_for, digest, now
-from ckanext.harvestplus.store import objects
+from ckanext.harvestplus.pipeline.gather import Gather
+from ckanext.harvestplus.pipeline.sinks import PreviewSink
 from ckanext.harvestplus.types import RunOptions
 
 
 @dataclass
 class Preview:
+    #: The mapped datasets of the first records read (at most ``limit``).
     datasets: list[dict[str, Any]]
+    #: What the run would do with each of the first ``limit`` records.
+    items: list[dict[str, Any]]
     plan: dict[str, int]
     guard: str | None
     listing_complete: bool
@@ -30,55 +37,24 @@ class Preview:
             "listing_complete": self.listing_complete,
             "errors": self.errors,
             "datasets": self.datasets,
+            "items": self.items,
         }
 
 
 def adhoc_source(source_type: str, url: str, config: str | None) -> Any:
-    """A source that exists only for a preview (nothing is held, nothing is owned)."""
-    return SimpleNamespace(
-        id="preview", type=source_type, url=url, config=config or "{}", publisher_id=""
-    )
+    """A source that exists only for a preview: no id (it holds nothing), no owner."""
+    return SimpleNamespace(id="", type=source_type, url=url, config=config or "{}", publisher_id="")
 
 
 def preview(
     backend: Backend, source: Any, *, limit: int = 5, force: bool = False, confirmed: bool = False
 ) -> Preview:
-    """What a run of ``source`` would do, and its first ``limit`` mapped datasets."""
-    cfg = sourceconfig.parse(source.config, backend.config_keys)
-    ctx = context_for(backend, source, RunOptions(force=force, confirmed=confirmed))
-    held = objects.held(source.id) if source.id != "preview" else {}
-    locals_ = {i: h.local() for i, h in held.items()}
-    remote: dict[str, str] = {}
-    shown: list[dict[str, Any]] = []
-    errors: list[str] = []
-    complete = True
-    try:
-        for page in backend.listing(ctx):
-            for record in page:
-                if record.identity in remote:
-                    continue
-                try:
-                    dataset = backend.map(record, ctx)
-                    found = backend.provenance(record, ctx)
-                    remote[record.identity] = digest(dataset, ctx, found)
-                except Exception as e:
-                    errors.append(f"Could not map record {record.identity}: {e}")
-                    if record.identity in held:
-                        remote[record.identity] = held[record.identity].content_hash
-                    continue
-                if len(shown) < limit:
-                    shown.append(dataset)
-    except Exception as e:
-        complete = False
-        errors.append(f"The remote listing failed after {len(remote)} records: {e}")
-    result = plan.decide(
-        remote,
-        locals_,
-        settings=cfg.settings,
-        now=now(),
-        listing_complete=complete,
-        force=force,
-        confirmed=confirmed,
+    """What a run of ``source`` would do, and its first ``limit`` records; writes
+    nothing. Raises :class:`~.sourceconfig.ConfigError` for a bad configuration."""
+    sink = PreviewSink(limit=limit)
+    options = RunOptions(force=force, confirmed=confirmed)
+    Gather(backend, source, options, sink).run()
+    datasets = [i["dataset"] for i in sink.items if i["dataset"] is not None]
+    return Preview(
+        datasets, sink.items, sink.counts, sink.guard, sink.complete, sink.errors, sink.listed
     )
-    counts = {a.value: n for a, n in sorted(result.counts.items(), key=lambda kv: kv[0].value)}
-    return Preview(shown, counts, result.guard, complete, errors, len(remote))
