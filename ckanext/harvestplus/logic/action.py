@@ -11,6 +11,7 @@ from ckanext.harvest.interfaces import IHarvester
 
 from ckanext.harvestplus import jobs, lifecycle
 from ckanext.harvestplus.harvesters import PipelineHarvester
+from ckanext.harvestplus.logic import schema
 from ckanext.harvestplus.pipeline import check, orphans, sourceconfig
 from ckanext.harvestplus.pipeline.preview import adhoc_source, preview
 from ckanext.harvestplus.store import runs
@@ -26,19 +27,30 @@ def _harvester(source_type: str) -> PipelineHarvester:
     )
 
 
-def _source(data_dict: dict[str, Any]) -> Any:
+def _source(id_or_name: str) -> Any:
     try:
-        return jobs.find_source(tk.get_or_bust(data_dict, "id"))
+        return jobs.find_source(id_or_name)
     except jobs.RunError as e:
         raise tk.ObjectNotFound(str(e)) from e
+
+
+def _valid(data_dict: dict[str, Any], schema: dict[str, Any], context: Any) -> dict[str, Any]:
+    data, errors = tk.navl_validate(data_dict, schema, context)
+    if errors:
+        raise tk.ValidationError(errors)
+    return data
 
 
 @tk.side_effect_free
 def harvestplus_backends(
     context: dict[str, Any], data_dict: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """The harvesters this site offers: source type name, title, description, and
-    whether it runs on the harvestplus pipeline."""
+    """The harvesters this site offers.
+
+    :returns: ``[{"name", "title", "description", "harvestplus"}, ...]`` by
+        name; ``name`` is the source type, ``harvestplus`` whether it runs on
+        the harvestplus pipeline
+    """
     tk.check_access("harvestplus_backends", context, data_dict)
     found = []
     for harvester in p.PluginImplementations(IHarvester):
@@ -63,21 +75,27 @@ def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -
         back (sysadmins and admins of the source's organisation only)
     :param confirm_job: the id of the source's latest job, which the guard held
         back: confirm only the removals it held back (same permission)
-    :param sync: run in this request and return the summary (default false:
-        queue the job for the gather and fetch consumers)
+    :param sync: run in this request and return the summary (sysadmins only;
+        default false: queue the job for the gather and fetch workers)
+    :returns: queued: ``{"job_id", "source_id", "force", "confirm",
+        "confirm_job"}``; with ``sync``: the job's summary (see
+        ``harvestplus_job_summary``)
     """
-    source = _source(data_dict)
-    tk.check_access("harvestplus_source_run", context, {"id": source.id})
-    force = tk.asbool(data_dict.get("force", False))
-    confirmed = tk.asbool(data_dict.get("confirm", False))
-    confirm_job = data_dict.get("confirm_job") or None
+    tk.check_access("harvestplus_source_run", context, data_dict)
+    data = _valid(data_dict, schema.source_run(), context)
+    force, confirmed = data.get("force", False), data.get("confirm", False)
+    confirm_job = data.get("confirm_job") or None
     if confirmed or confirm_job:
-        tk.check_access("harvestplus_source_confirm", context, {"id": source.id})
+        tk.check_access("harvestplus_source_confirm", context, data_dict)
+    if data.get("sync", False):
+        # A whole harvest inside a web request: for sysadmins (and the CLI) only.
+        tk.check_access("harvestplus_source_run_sync", context, data_dict)
+    source = _source(data["id"])
     if confirm_job:
         problem = jobs.confirmable(source.id, str(confirm_job))
         if problem:
             raise tk.ValidationError({"confirm_job": [problem]})
-    if tk.asbool(data_dict.get("sync", False)):
+    if data.get("sync", False):
         try:
             summary = jobs.run_sync(
                 source.id, force=force, confirmed=confirmed, confirm_job=confirm_job
@@ -101,11 +119,19 @@ def harvestplus_source_run(context: dict[str, Any], data_dict: dict[str, Any]) -
 
 @tk.side_effect_free
 def harvestplus_job_summary(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
-    """What one job did: created, updated, unchanged, deleted, archived,
-    restored, errored and kept counts, the guard's reason and gather errors."""
+    """What one job did.
+
+    :param id: the job's id
+    :returns: ``{"job_id", "source_id", "status", "created", "updated",
+        "unchanged", "deleted", "archived", "restored", "errored", "kept",
+        "guard", "errors", "duration", "notes"}``: counts of records by outcome,
+        the guard's reason (or null), gather errors, seconds from gather to
+        end, and per record what the mapping left out
+    """
     tk.check_access("harvest_job_show", context, data_dict)
+    data = _valid(data_dict, schema.job(), context)
     try:
-        return jobs.summary(tk.get_or_bust(data_dict, "id")).as_dict()
+        return jobs.summary(data["id"]).as_dict()
     except jobs.RunError as e:
         raise tk.ObjectNotFound(str(e)) from e
 
@@ -113,15 +139,17 @@ def harvestplus_job_summary(context: dict[str, Any], data_dict: dict[str, Any]) 
 def harvestplus_orphans(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     """Find (and with ``repair``, repair) datasets stranded by earlier runs.
 
-    :param source_id: limit to one source (default: every source)
+    :param source_id: the source's id or name (default: every source,
+        sysadmins only)
     :param repair: re-attach, archive or delete each as its source's deletion
         policy says (default false: only report)
+    :returns: ``{"repaired": bool, "orphans": [{"source_id", "package_id",
+        "name", "remote_id", "action"}, ...]}``
     """
-    source_id = data_dict.get("source_id")
-    if source_id:
-        source_id = _source({"id": source_id}).id
-    tk.check_access("harvestplus_orphans", context, {"source_id": source_id})
-    if tk.asbool(data_dict.get("repair", False)):
+    tk.check_access("harvestplus_orphans", context, data_dict)
+    data = _valid(data_dict, schema.source_scan(), context)
+    source_id = _source(data["source_id"]).id if data.get("source_id") else None
+    if data.get("repair", False):
         done = orphans.repair(source_id)
         return {"repaired": True, "orphans": [o.as_dict() for o in done]}
     return {"repaired": False, "orphans": [o.as_dict() for o in orphans.find(source_id)]}
@@ -143,32 +171,36 @@ def harvestplus_check(context: dict[str, Any], data_dict: dict[str, Any]) -> dic
         "remaining": n}``; ``repair`` is what the repair does ("" when an admin
         must decide)
     """
-    source_id = data_dict.get("source_id")
-    tk.check_access("harvestplus_check", context, {"source_id": source_id})
-    if source_id:
-        source_id = _source({"id": source_id}).id
-    if tk.asbool(data_dict.get("repair", False)):
+    tk.check_access("harvestplus_check", context, data_dict)
+    data = _valid(data_dict, schema.source_scan(), context)
+    source_id = _source(data["source_id"]).id if data.get("source_id") else None
+    if data.get("repair", False):
         return check.repair(source_id).as_dict()
     return check.Report(check.find(source_id)).as_dict()
 
 
 def harvestplus_preview(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
-    """A dry run: the plan of a run and its first mapped datasets; writes nothing.
+    """A dry run of the real pipeline; writes nothing.
 
-    Either ``id`` (an existing source) or ``type`` and ``url`` (and optionally
-    ``config``, a JSON string) for a source that does not exist yet.
-    :param limit: how many mapped datasets to return (default 5)
+    Either ``id`` (a saved source, read as its next run would read it) or
+    ``type`` and ``url`` (and optionally ``config``, a JSON string) for a
+    source not saved yet (sysadmins only: it makes requests for no source).
+
+    :param limit: how many records to show (default 5)
+    :returns: ``{"listed", "plan": {action: n}, "guard", "listing_complete",
+        "errors", "items": [{"remote_id", "action", "dataset", "errors",
+        "notes"}], "datasets"}``
     """
-    limit = int(data_dict.get("limit", 5))
-    if data_dict.get("id"):
-        source = _source(data_dict)
-        tk.check_access("harvestplus_preview", context, {"id": source.id})
+    tk.check_access("harvestplus_preview", context, data_dict)
+    data = _valid(data_dict, schema.preview(), context)
+    limit = data.get("limit", 5)
+    if data.get("id"):
+        source = _source(data["id"])
     else:
-        tk.check_access("harvestplus_preview", context, {})
-        missing = {k: ["Missing value"] for k in ("type", "url") if not data_dict.get(k)}
+        missing = {k: ["Missing value"] for k in ("type", "url") if not data.get(k)}
         if missing:
             raise tk.ValidationError(missing)
-        source = adhoc_source(data_dict["type"], data_dict["url"], data_dict.get("config"))
+        source = adhoc_source(data["type"], data["url"], data.get("config"))
     harvester = _harvester(source.type)
     try:
         return preview(harvester.backend, source, limit=limit).as_dict()
@@ -187,9 +219,10 @@ def harvestplus_source_adopt(context: dict[str, Any], data_dict: dict[str, Any])
     :param dry_run: only list what would be adopted (default false)
     :returns: ``{"adopted": [{"package_id", "name", "remote_id"}, ...], "dry_run": bool}``
     """
-    source = _source(data_dict)
-    tk.check_access("harvestplus_source_adopt", context, {"id": source.id})
-    dry_run = tk.asbool(data_dict.get("dry_run", False))
+    tk.check_access("harvestplus_source_adopt", context, data_dict)
+    data = _valid(data_dict, schema.source_adopt(), context)
+    source = _source(data["id"])
+    dry_run = data.get("dry_run", False)
     found = lifecycle.adoptable(source.id) if dry_run else lifecycle.adopt(source.id)
     return {"adopted": [asdict(d) for d in found], "dry_run": dry_run}
 

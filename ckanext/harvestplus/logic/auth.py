@@ -6,7 +6,9 @@ the right to update it
 admins of its organisation). A preview of a source that does not exist yet, and
 the orphan report over every source, make requests or read across sources, so
 they are for sysadmins only. Confirming removals held by the mass-deletion
-guard is for sysadmins and admins of the source's organisation.
+guard is for sysadmins and admins of the source's organisation. A run made
+inside the request (``sync``) is for sysadmins only: a whole harvest would
+hold a web worker for as long as it takes.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def _may_confirm(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str
     return {"success": True}
 
 
+def _sysadmins_only(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
+    """Sysadmins pass every auth function before it is called; nobody else does."""
+    return {"success": False, "msg": "Only sysadmins may run a harvest inside a web request."}
+
+
 @tk.auth_allow_anonymous_access
 def harvestplus_backends(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     return {"success": True}
@@ -57,4 +64,5 @@ def get_auth_functions() -> dict[str, Any]:
         "harvestplus_preview": _may_update_source,
         "harvestplus_source_adopt": _may_update_source,
         "harvestplus_source_confirm": _may_confirm,
+        "harvestplus_source_run_sync": _sysadmins_only,
     }
