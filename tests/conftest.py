@@ -4,17 +4,15 @@ from ckan import plugins
 
 @pytest.fixture
 def clean_db(reset_db, migrate_db_for, reset_index):
-    """CKAN's clean_db, plus the tables of ckanext-harvest and harvestplus (and of
-    the activity plugin when loaded), and an empty search index (the PostgreSQL
-    index lives in a schema reset_db keeps)."""
+    """CKAN's clean_db, plus the tables of the loaded plugins among
+    ckanext-harvest, harvestplus, its search index and activity, and an empty
+    search index (the PostgreSQL index lives in a schema reset_db keeps)."""
     reset_db()
     reset_index()
-    migrate_db_for("harvest")
-    migrate_db_for("harvestplus")
-    if plugins.plugin_loaded("harvestplus_pgsearch"):
-        migrate_db_for("harvestplus_pgsearch")
-    if plugins.plugin_loaded("activity"):  # a test module that turns it on
-        migrate_db_for("activity")
+    # CKAN runs a plugin's migrations only while the plugin is loaded.
+    for plugin in ("harvest", "harvestplus", "harvestplus_pgsearch", "activity"):
+        if plugins.plugin_loaded(plugin):
+            migrate_db_for(plugin)
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ def test_preview_of_a_harvested_source_reads_only_what_changed_and_writes_nothin
     seed, make_source, remote_ckan
 ):
     remote = seed(6)
-    source = make_source(deletion_policy="delete")
+    source = make_source(deletion_policy="delete", max_vanished_share=0.5)
     run_sync(source["id"])
     remote_ckan.action("package_patch", id=remote[1]["id"], title="Changed on the remote")
     remote_ckan.action("package_delete", id=remote[2]["id"])

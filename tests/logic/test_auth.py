@@ -11,9 +11,9 @@ import pytest
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
 
-from tests.harvest.conftest import HARVEST
+from tests.harvest.json_list import EXAMPLE
 
-pytestmark = HARVEST
+pytestmark = EXAMPLE
 
 ROLES = ("anonymous", "editor", "admin", "sysadmin")
 
@@ -107,8 +107,8 @@ def test_bad_input_is_refused_by_each_actions_schema(site):
         call_action("harvestplus_preview", id=source_id, limit="lots")
     assert "limit" in bad.value.error_dict
     with pytest.raises(tk.ValidationError) as bad:
-        call_action("harvestplus_source_run", id=source_id, force="perhaps")
-    assert "force" in bad.value.error_dict
+        call_action("harvestplus_source_run", id="")
+    assert "id" in bad.value.error_dict
     with pytest.raises(tk.ValidationError) as bad:
         call_action("harvestplus_job_summary")
     assert "id" in bad.value.error_dict

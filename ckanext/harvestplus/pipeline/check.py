@@ -209,7 +209,8 @@ def _indexed(fq: str) -> dict[str, str]:
         result = query.run(
             {
                 "q": "*:*",
-                "fq": [fq, "+state:(active OR draft OR deleted)"],
+                # Naming a state keeps CKAN from adding its +state:active.
+                "fq": f"{fq} +state:(active OR draft OR deleted)",
                 "fl": "id,metadata_modified",
                 "rows": 1000,
                 "start": start,

@@ -74,7 +74,11 @@ class Orphan:
 
 def _policy(source: HarvestSource) -> Policy | None:
     """The source's deletion policy, or None for sources of other harvesters."""
-    if not str(source.type).startswith("harvestplus_"):
+    from ckanext.harvest import queue
+
+    from ckanext.harvestplus.harvesters import PipelineHarvester
+
+    if not isinstance(queue.get_harvester(source.type), PipelineHarvester):
         return None
     try:
         return Policy(sourceconfig.loads(source.config).get("deletion_policy", "archive"))
