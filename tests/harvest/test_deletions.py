@@ -8,6 +8,7 @@ source's objects with no current object for their remote id).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -451,14 +452,25 @@ def test_stop_says_who_stopped_the_job_and_when(seed, make_source):
 # --- the search index agrees with the database after any failed write ---------------
 
 
-def _in_session(session, package_id: str, **values) -> bool:
-    """Whether the session is about to commit the dataset with these values."""
-    return any(
-        isinstance(o, model.Package)
-        and o.id == package_id
-        and all(getattr(o, k) == v for k, v in values.items())
-        for o in session.identity_map.values()
-    )
+@contextlib.contextmanager
+def _commit_fails(package_id: str, **values):
+    """Every commit of the dataset with these values fails (after CKAN wrote the
+    index), as when the database connection drops at the commit."""
+
+    def commit_fails(session):
+        if any(
+            isinstance(o, model.Package)
+            and o.id == package_id
+            and all(getattr(o, k) == v for k, v in values.items())
+            for o in session.identity_map.values()
+        ):
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    sa.event.listen(model.Session, "before_commit", commit_fails)
+    try:
+        yield
+    finally:
+        sa.event.remove(model.Session, "before_commit", commit_fails)
 
 
 def _indexed(package_id: str) -> bool:
@@ -474,15 +486,8 @@ def test_a_package_delete_whose_commit_fails_stays_in_the_search_index(
     source, gone, local_id = _delete_one(ten, remote_ckan)
     assert _indexed(local_id)
 
-    def commit_fails(session):
-        if _in_session(session, local_id, state="deleted"):
-            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
-
-    sa.event.listen(model.Session, "before_commit", commit_fails)
-    try:
+    with _commit_fails(local_id, state="deleted"):
         summary = harvest(source["id"])
-    finally:
-        sa.event.remove(model.Session, "before_commit", commit_fails)
     assert summary.errored == 1 and summary.deleted == 0, summary
     model.Session.expire_all()
     assert model.Package.get(local_id).state == "active"
@@ -500,15 +505,8 @@ def test_an_update_whose_commit_fails_leaves_the_indexed_copy_as_in_the_database
     local_id = harvested(source["id"])[changed["id"]].id
     remote_ckan.action("package_patch", id=changed["id"], title="A title the commit loses")
 
-    def commit_fails(session):
-        if _in_session(session, local_id, title="A title the commit loses"):
-            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
-
-    sa.event.listen(model.Session, "before_commit", commit_fails)
-    try:
+    with _commit_fails(local_id, title="A title the commit loses"):
         summary = harvest(source["id"])
-    finally:
-        sa.event.remove(model.Session, "before_commit", commit_fails)
     assert summary.errored == 1, summary
     found = call_action("package_search", fq=f'id:"{local_id}"')["results"]
     assert [d["title"] for d in found] == [model.Package.get(local_id).title]

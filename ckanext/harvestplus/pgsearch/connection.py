@@ -18,11 +18,12 @@ like a Solr commit. Neither kind ever commits the caller's session.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import ckan.model as model
@@ -100,6 +101,21 @@ LOCK_DOCUMENTS = sa.select(
 ).select_from(sa.func.unnest(sa.bindparam("ids", type_=sa.ARRAY(sa.Text))).alias("id"))
 
 
+@contextlib.contextmanager
+def _index_errors() -> Iterator[None]:
+    """Database errors of the index as pysolr's, which CKAN turns into its search errors."""
+    try:
+        yield
+    except ProgrammingError as e:
+        if SCHEMA in str(e.orig) and "does not exist" in str(e.orig):
+            raise MissingIndexError(MISSING_TABLES) from e
+        raise pysolr.SolrError(f"Search index error: {e.orig}") from e
+    except DBAPIError as e:
+        raise pysolr.SolrError(f"Search index error: {e.orig}") from e
+    except ValueError as e:  # psycopg2 refuses NUL characters in strings
+        raise pysolr.SolrError(f"Search index error: {e}") from e
+
+
 #: Session info key: the session flushed changes in its current transaction.
 FLUSHED = "harvestplus_pgsearch_flushed"
 
@@ -144,30 +160,13 @@ class PgSearchConnection:
         session = model.Session()
         if not writes_in_flight(session):
             return self._run(work)
-        try:
+        with _index_errors():
             return work(session.connection())
-        except ProgrammingError as e:
-            if SCHEMA in str(e.orig) and "does not exist" in str(e.orig):
-                raise MissingIndexError(MISSING_TABLES) from e
-            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
-        except DBAPIError as e:
-            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
-        except ValueError as e:
-            raise pysolr.SolrError(f"Search index error: {e}") from e
 
     def _run(self, work: Any) -> Any:
         engine = model.ensure_engine()
-        try:
-            with engine.begin() as conn:
-                return work(conn)
-        except ProgrammingError as e:
-            if SCHEMA in str(e.orig) and "does not exist" in str(e.orig):
-                raise MissingIndexError(MISSING_TABLES) from e
-            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
-        except DBAPIError as e:
-            raise pysolr.SolrError(f"Search index error: {e.orig}") from e
-        except ValueError as e:  # psycopg2 refuses NUL characters in strings
-            raise pysolr.SolrError(f"Search index error: {e}") from e
+        with _index_errors(), engine.begin() as conn:
+            return work(conn)
 
     def _translator(self, params: dict[str, Any]) -> Translator:
         default_and = str(params.get("q.op", "OR")).upper() == "AND"

@@ -33,9 +33,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -47,21 +47,21 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from ckanext.harvestplus import config as settings
+
 from .addresses import destination_allowed, redact_url
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
-MIB = 1024 * 1024
 SCHEMES = frozenset({"http", "https"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_BACKOFF = 60.0
+MIB = 1024 * 1024
 CHUNK = 64 * 1024
 # Caller headers that may follow a redirect to another origin; any other one may be a credential.
 PORTABLE_HEADERS = frozenset({"accept", "accept-language"})
-OPTION_PREFIX = "ckanext.harvestplus.http."
 _NETWORK_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException, OSError)
 _TRANSIENT_ERRORS = (
     *(requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError),
@@ -75,50 +75,33 @@ except importlib.metadata.PackageNotFoundError:
     USER_AGENT = "ckanext-harvestplus/dev"
 
 
+#: The declared defaults of the ``ckanext.harvestplus.http.*`` options.
+_DEFAULTS = settings.http(settings.declared().get)
+
+
 @dataclass(frozen=True)
 class HttpPolicy:
-    """Limits of one fetch. Times are seconds; ``max_bytes`` counts decoded bytes."""
+    """Limits of one fetch. Times are seconds; ``max_bytes`` counts decoded bytes.
+    The defaults are the options' (config_declaration.yaml)."""
 
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    total_timeout: float = 300.0
-    max_bytes: int = 100 * MIB
-    retries: int = 3
-    backoff: float = 1.0
+    connect_timeout: float = _DEFAULTS["connect_timeout"]
+    read_timeout: float = _DEFAULTS["read_timeout"]
+    total_timeout: float = _DEFAULTS["total_timeout"]
+    max_bytes: int = _DEFAULTS["max_bytes"]
+    retries: int = _DEFAULTS["retries"]
+    backoff: float = _DEFAULTS["backoff"]
     user_agent: str = USER_AGENT
     #: Host names, addresses or CIDRs that may be reached although not public.
-    allowed_private: tuple[str, ...] = ()
-    max_redirects: int = 5
+    allowed_private: tuple[str, ...] = _DEFAULTS["allowed_private"]
+    max_redirects: int = _DEFAULTS["max_redirects"]
 
     @classmethod
     def from_config(cls) -> HttpPolicy:
         """The policy set by the ``ckanext.harvestplus.http.*`` options."""
-        d = cls()
-        return cls(
-            connect_timeout=_option("connect_timeout", d.connect_timeout, float),
-            read_timeout=_option("read_timeout", d.read_timeout, float),
-            total_timeout=_option("total_timeout", d.total_timeout, float),
-            max_bytes=_option("max_bytes", d.max_bytes, int),
-            retries=_option("retries", d.retries, int),
-            backoff=_option("backoff", d.backoff, float),
-            allowed_private=_option("allowed_private", d.allowed_private, _words),
-            max_redirects=_option("max_redirects", d.max_redirects, int),
-        )
+        return cls(**settings.http())
 
     def backoff_delay(self, attempt: int) -> float:
         return min(self.backoff * 2**attempt, MAX_BACKOFF)
-
-
-def _option(name: str, default: T, convert: Callable[[Any], T]) -> T:
-    import ckan.plugins.toolkit as tk  # here, so that the module imports without CKAN
-
-    value = tk.config.get(OPTION_PREFIX + name)
-    # Unset options read as None when the plugin (and its declaration) is not loaded.
-    return default if value is None or value == "" else convert(value)
-
-
-def _words(value: Any) -> tuple[str, ...]:
-    return tuple(value.split() if isinstance(value, str) else (str(v) for v in value))
 
 
 @dataclass(frozen=True)
