@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ckanext.harvestplus.backends import paging
 from ckanext.harvestplus.backends.base import (
     Backend,
     ListingIncomplete,
@@ -242,20 +243,20 @@ class CkanBackend(Backend):
         return answer["result"]
 
     def listing(self, ctx: SourceContext) -> Iterator[list[Record]]:
-        """Key paging over ``id asc``: each page asks for the ids after the last
-        one seen, so a record created or deleted remotely during the listing
-        cannot shift the pages and hide another one, and a remote that caps
-        ``rows`` below 1000 is still read to the end (the listing ends when a
-        page's count says nothing is left after it)."""
+        """Key paging over ``id asc`` (:class:`~.paging.KeySet`): each page asks
+        for the ids after the last one seen, so a record created or deleted
+        remotely during the listing cannot shift the pages and hide another
+        one, and a remote that caps ``rows`` below 1000 is still read to the
+        end (the listing ends when a page's count says nothing is left after
+        it). Full records are read only for the identities that need them."""
         fq = self.filter_query(ctx.config)
         size = int(ctx.config.get("page_size", 100))
-        last = ""
-        seen: set[str] = set()
-        while True:
-            after = f" +id:{{{last} TO *]" if last else ""
+
+        def read(request: paging.Request) -> tuple[list[Record], paging.Page]:
+            last = request.params["after"]
             body = {
                 "q": "*:*",
-                "fq": fq + after,
+                "fq": fq + (f" +id:{{{last} TO *]" if last else ""),
                 "sort": "id asc",
                 "fl": "id,metadata_modified,capacity",
                 "include_private": True,
@@ -267,24 +268,21 @@ class CkanBackend(Backend):
                 (r["id"], parse_time(r.get("metadata_modified")), _capacity(r))
                 for r in result["results"]
             ]
-            listed = [(i, m, c) for i, m, c in listed if i not in seen]
-            if not listed:
-                break
-            seen.update(i for i, _, _ in listed)
             wanted = [
                 i for i, modified, private in listed if ctx.needs_payload(i, modified, private)
             ]
             full: dict[str, Any] = {}
             for start in range(0, len(wanted), size):
                 full.update(self._read(ctx, wanted[start : start + size]))
-            yield [
+            records = [
                 Record(identity=i, payload=full.get(i), modified=modified)
                 for i, modified, _ in listed
             ]
-            last = listed[-1][0]
-            remaining = int(result.get("count", 0)) - len(result["results"])
-            if remaining <= 0:
-                break
+            page = paging.Page(tuple(i for i, _, _ in listed), total=int(result.get("count", 0)))
+            return records, page
+
+        strategy = paging.KeySet()
+        yield from paging.walk(strategy, strategy.first(self.api(ctx, "package_search")), read)
 
     def _read(self, ctx: SourceContext, ids: list[str]) -> dict[str, Any]:
         """Full records for ``ids``; one the remote no longer has comes back

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ckanext.harvestplus.backends import paging
 from ckanext.harvestplus.backends.base import ListingIncomplete, Record, SourceContext
 from ckanext.harvestplus.backends.ckan import CkanBackend, mapping_problems, parse_time
 from ckanext.harvestplus.pipeline import http
@@ -55,9 +56,19 @@ class DkanBackend(CkanBackend):
             raise ListingIncomplete("package_list did not answer a list")
 
     def listing(self, ctx: SourceContext) -> Iterator[list[Record]]:
-        identities = self.call(ctx, "package_list", {})
-        if not isinstance(identities, list):
-            raise ListingIncomplete("package_list did not answer a list")
+        """``package_list`` gives every identity in one document
+        (:class:`~.paging.Single`); each record is read with ``package_show``."""
+
+        def read(request: paging.Request) -> tuple[list[str], paging.Page]:
+            found = self.call(ctx, "package_list", {})
+            if not isinstance(found, list):
+                raise ListingIncomplete("package_list did not answer a list")
+            listed = [str(i) for i in found]
+            return listed, paging.Page(tuple(listed))
+
+        strategy = paging.Single()
+        first = strategy.first(self.api(ctx, "package_list"))
+        identities = [i for listed in paging.walk(strategy, first, read) for i in listed]
         page: list[Record] = []
         failed: list[str] = []
         for identity in identities:

@@ -1,16 +1,23 @@
 """How a backend walks a remote listing page by page.
 
 A strategy turns "this is the page I just read" into the next request, or
-None when the listing is over. All of them refuse to loop: a remote that
-ignores the paging parameters and serves the same page again raises
-:class:`RepeatedPageError` instead of being read forever.
+None when the listing is over: :class:`Offset` (``start``/``rows``),
+:class:`PageNumber` (``page=1, 2, ...``), :class:`NextLink` (the remote links
+the next page), :class:`KeySet` (the records after the last key read) and
+:class:`Single` (one document). :func:`walk` drives any of them. All of them
+refuse to loop: a remote that ignores the paging parameters and serves the
+same page again raises :class:`RepeatedPageError` instead of being read
+forever.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class RepeatedPageError(Exception):
@@ -125,3 +132,38 @@ class Single(Pagination):
 
     def _next(self, current: Request, page: Page) -> Request | None:
         return None
+
+
+class KeySet(Pagination):
+    """The records after the last key read, in key order (CKAN's ``sort=id asc``
+    with ``+id:{last TO *]``): records created or deleted remotely during the
+    listing cannot shift the pages. The request's ``after`` parameter is the
+    last key read ("" at first); ``total`` of a page is how many records were
+    left from it on, so a page that holds them all is the last."""
+
+    def __init__(self, after: str = "after") -> None:
+        super().__init__()
+        self.after = after
+
+    def first(self, url: str, params: dict[str, Any] | None = None) -> Request:
+        return Request(url, {**(params or {}), self.after: ""})
+
+    def _next(self, current: Request, page: Page) -> Request | None:
+        if not page.identities or (page.total is not None and len(page.identities) >= page.total):
+            return None
+        return replace(current, params={**current.params, self.after: page.identities[-1]})
+
+
+def walk(
+    strategy: Pagination, first: Request, read: Callable[[Request], tuple[T, Page]]
+) -> Iterator[T]:
+    """Read a listing to its end: ``read`` fetches one request's page and says
+    what the strategy needs of it; what it read is yielded page by page. A page
+    served twice raises :class:`RepeatedPageError` before it is yielded again."""
+    request: Request | None = first
+    while request is not None:
+        found, page = read(request)
+        following = strategy.advance(request, page)
+        if page.identities:
+            yield found
+        request = following

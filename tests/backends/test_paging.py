@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ckanext.harvestplus.backends.paging import (
+    KeySet,
     NextLink,
     Offset,
     Page,
@@ -12,6 +13,7 @@ from ckanext.harvestplus.backends.paging import (
     RepeatedPageError,
     Single,
 )
+from ckanext.harvestplus.backends.paging import walk as paging_walk
 
 RECORDS = [f"r{i}" for i in range(7)]
 
@@ -83,3 +85,44 @@ def test_a_next_link_pointing_back_is_caught():
     }
     with pytest.raises(RepeatedPageError):
         walk(NextLink(), lambda r: pages[r.url])
+
+
+def keyset_remote(request, rows=3):
+    """Records after the key given, in key order, with how many are left."""
+    after = request.params["after"]
+    left = [r for r in RECORDS if r > after]
+    return Page(tuple(left[:rows]), total=len(left))
+
+
+def test_key_set_reads_every_record_once():
+    assert walk(KeySet(), keyset_remote) == RECORDS
+    assert walk(KeySet(), lambda r: keyset_remote(r, rows=100)) == RECORDS
+
+
+def test_key_set_is_not_shifted_by_a_record_deleted_while_listing():
+    records = list(RECORDS)
+
+    def remote(request):
+        page = Page(tuple(r for r in records if r > request.params["after"])[:3])
+        if request.params["after"] == "":
+            records.remove("r1")  # deleted remotely after the first page was read
+        return Page(page.identities, total=len([r for r in records if r > request.params["after"]]))
+
+    # Offset paging would skip r3 here; key paging reads every record still there.
+    assert walk(KeySet(), remote) == ["r0", "r1", "r2", "r3", "r4", "r5", "r6"]
+
+
+def test_walk_yields_what_each_page_read_and_stops_a_repeated_page():
+    def read(request):
+        page = keyset_remote(request)
+        return [f"record {i}" for i in page.identities], page
+
+    strategy = KeySet()
+    pages = list(paging_walk(strategy, strategy.first("http://remote.test/api"), read))
+    assert [len(p) for p in pages] == [3, 3, 1] and pages[0][0] == "record r0"
+
+    stuck = KeySet()
+    repeated = paging_walk(stuck, stuck.first("http://x.test"), lambda r: (["a"], Page(("a",))))
+    assert next(repeated) == ["a"]
+    with pytest.raises(RepeatedPageError):
+        next(repeated)
