@@ -39,7 +39,7 @@ class PipelineHarvester(p.SingletonPlugin):
     def validate_config(self, config: str | None) -> str | None:
         """Check a source config on save; every problem is listed in the error."""
         try:
-            parsed = sourceconfig.parse(config, self.backend.config_keys)
+            parsed = sourceconfig.parse(config, self.backend.options)
             problems = self.backend.validate(parsed.raw)
         except sourceconfig.ConfigError as e:
             problems = e.problems

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ckanext.harvestplus.backends.options import Option
 from ckanext.harvestplus.pipeline import http
 
 
@@ -138,11 +139,17 @@ class Backend:
     name = ""
     title = ""
     description = ""
-    #: Config keys this backend understands beyond the pipeline's own.
-    config_keys: frozenset[str] = frozenset()
+    #: The options this backend understands beyond the pipeline's own
+    #: (:data:`~.options.COMMON`); a source's config is checked against both.
+    options: tuple[Option, ...] = ()
+
+    @property
+    def config_keys(self) -> frozenset[str]:
+        return frozenset(o.key for o in self.options)
 
     def validate(self, config: Mapping[str, Any]) -> list[str]:
-        """Problems with this backend's part of a source config (empty: valid)."""
+        """Problems of a source config beyond what each option declares, such as
+        options that exclude each other (empty: valid)."""
         return []
 
     def listing(self, ctx: SourceContext) -> Iterator[list[Record]]:

@@ -35,6 +35,7 @@ from ckanext.harvestplus.backends.base import (
     RecordError,
     SourceContext,
 )
+from ckanext.harvestplus.backends.options import Group, Kind, Option
 from ckanext.harvestplus.pipeline import http
 
 LIST_KEYS = ("organizations_include", "organizations_exclude", "groups_include", "groups_exclude")
@@ -165,14 +166,29 @@ def _quote(values: list[str]) -> str:
     return " OR ".join('"{}"'.format(v.replace("\\", "\\\\").replace('"', '\\"')) for v in values)
 
 
-def mapping_problems(config: Mapping[str, Any]) -> list[str]:
-    """Problems with ``remote_orgs`` and ``remote_groups``."""
-    problems = []
-    for key in ("remote_orgs", "remote_groups"):
-        value = config.get(key)
-        if value is not None and value not in MAPPING_CHOICES:
-            problems.append(f'{key} must be "only_local" or "create", not {value!r}')
-    return problems
+#: Where a remote's organisations and groups go here (the CKAN and DKAN backends).
+MAPPING_OPTIONS = (
+    Option(
+        "remote_orgs",
+        "Remote organisations",
+        'Where a dataset goes: "only_local", the local organisation named like its '
+        'remote one when there is one (else the source\'s); "create", that '
+        "organisation, created when missing. Unset: the source's organisation. "
+        "Sysadmins only.",
+        Kind.CHOICE,
+        choices=MAPPING_CHOICES,
+    ),
+    Option(
+        "remote_groups",
+        "Remote groups",
+        '"only_local": a dataset joins the local groups named like its remote ones, '
+        'the others are dropped and noted; "create": missing groups are created '
+        "(sysadmins only).",
+        Kind.CHOICE,
+        default="only_local",
+        choices=MAPPING_CHOICES,
+    ),
+)
 
 
 class CkanBackend(Backend):
@@ -182,23 +198,40 @@ class CkanBackend(Backend):
         "Another CKAN site, through its action API: incremental, with change detection "
         "and safe deletions."
     )
-    config_keys = frozenset({*LIST_KEYS, "fq", "page_size", "remote_orgs", "remote_groups"})
-
-    # --- configuration ---------------------------------------------------
-    def validate(self, config: Mapping[str, Any]) -> list[str]:
-        problems = []
-        for key in LIST_KEYS:
-            value = config.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                problems.append(f'{key} must be a list of names, e.g. ["health"]')
-        fq = config.get("fq", "")
-        if not isinstance(fq, str):
-            problems.append("fq must be a string (a Solr filter query)")
-        problems += mapping_problems(config)
-        size = config.get("page_size", 100)
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
-            problems.append("page_size must be a whole number from 1 to 1000")
-        return problems
+    options = (
+        *(
+            Option(
+                key,
+                key.replace("_", " ").capitalize(),
+                f"Only datasets {'in' if key.endswith('include') else 'not in'} these remote "
+                f"{key.split('_')[0]} (names).",
+                Kind.NAMES,
+                group=Group.FILTER,
+                default=[],
+            )
+            for key in LIST_KEYS
+        ),
+        Option(
+            "fq",
+            "Filter query",
+            "A Solr filter query the remote's package_search applies, e.g. res_format:CSV.",
+            Kind.TEXT,
+            group=Group.FILTER,
+            default="",
+            expected="a string (a Solr filter query)",
+            empty=True,
+        ),
+        Option(
+            "page_size",
+            "Page size",
+            "Full records read per request.",
+            Kind.INTEGER,
+            default=100,
+            minimum=1,
+            maximum=1000,
+        ),
+        *MAPPING_OPTIONS,
+    )
 
     def filter_query(self, config: Mapping[str, Any]) -> str:
         parts = ["-dataset_type:harvest"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from ckanext.harvestplus.backends import paging
 from ckanext.harvestplus.backends.base import ListingIncomplete, Record, SourceContext
-from ckanext.harvestplus.backends.ckan import CkanBackend, mapping_problems, parse_time
+from ckanext.harvestplus.backends.ckan import MAPPING_OPTIONS, CkanBackend, parse_time
 from ckanext.harvestplus.pipeline import http
 
 LIST_KEYS = ("organizations_include", "organizations_exclude")
@@ -42,10 +42,10 @@ class DkanBackend(CkanBackend):
     name = "harvestplus_dkan"
     title = "DKAN (harvestplus)"
     description = "A DKAN 7 site, through its CKAN-compatible API, with change detection."
-    config_keys = frozenset({"remote_orgs", "remote_groups"})
+    options = MAPPING_OPTIONS
 
     def validate(self, config: Mapping[str, Any]) -> list[str]:
-        return mapping_problems(config)
+        return []
 
     def request(self, ctx: SourceContext, action: str, body: Mapping[str, Any]) -> http.Response:
         """DKAN answers GET requests with query parameters."""

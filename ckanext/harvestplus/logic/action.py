@@ -10,6 +10,7 @@ import ckan.plugins.toolkit as tk
 from ckanext.harvest.interfaces import IHarvester
 
 from ckanext.harvestplus import jobs, lifecycle
+from ckanext.harvestplus.backends import options
 from ckanext.harvestplus.harvesters import PipelineHarvester
 from ckanext.harvestplus.logic import schema
 from ckanext.harvestplus.pipeline import check, orphans, sourceconfig
@@ -45,22 +46,29 @@ def _valid(data_dict: dict[str, Any], schema: dict[str, Any], context: Any) -> d
 def harvestplus_backends(
     context: dict[str, Any], data_dict: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """The harvesters this site offers.
+    """The harvesters this site offers, with the options a source of each may set.
 
-    :returns: ``[{"name", "title", "description", "harvestplus"}, ...]`` by
-        name; ``name`` is the source type, ``harvestplus`` whether it runs on
-        the harvestplus pipeline
+    :returns: ``[{"name", "title", "description", "harvestplus", "options"}, ...]``
+        by name; ``name`` is the source type, ``harvestplus`` whether it runs on
+        the harvestplus pipeline, ``options`` what its sources' config may set:
+        ``[{"key", "label", "description", "kind", "group", "default", "choices",
+        "minimum", "maximum", "secret", ...}]``, the pipeline's own first
+        (``group``: ``config``, ``feature`` or ``filter``); empty for other
+        harvesters
     """
     tk.check_access("harvestplus_backends", context, data_dict)
     found = []
     for harvester in p.PluginImplementations(IHarvester):
         info = harvester.info()
+        pipeline = isinstance(harvester, PipelineHarvester)
+        declared = (*options.COMMON, *harvester.backend.options) if pipeline else ()
         found.append(
             {
                 "name": info["name"],
                 "title": info.get("title", ""),
                 "description": info.get("description", ""),
-                "harvestplus": isinstance(harvester, PipelineHarvester),
+                "harvestplus": pipeline,
+                "options": [o.as_dict() for o in declared],
             }
         )
     return sorted(found, key=lambda b: b["name"])

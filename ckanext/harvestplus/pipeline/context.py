@@ -151,7 +151,7 @@ def organization_id(name_or_id: str) -> str | None:
 
 def context_for(backend: Backend, source: Any, options: RunOptions) -> SourceContext:
     """A backend context for one source; raises ConfigError for a bad config."""
-    cfg = sourceconfig.parse(source.config, backend.config_keys)
+    cfg = sourceconfig.parse(source.config, backend.options)
     problems = backend.validate(cfg.raw)
     # The source dataset's organisation (ckanext-harvest leaves publisher_id empty).
     source_dataset = model.Package.get(source.id) if source.id else None

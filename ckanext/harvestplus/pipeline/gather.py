@@ -91,7 +91,7 @@ class Gather:
 
     def run(self) -> None:
         options = self.options
-        cfg = sourceconfig.parse(self.source.config, self.backend.config_keys)
+        cfg = sourceconfig.parse(self.source.config, self.backend.options)
         ctx = context.context_for(self.backend, self.source, options)
         held = objects.held(self.source.id) if self.source.id else {}
         # What shapes every mapped dataset besides the record itself: a record

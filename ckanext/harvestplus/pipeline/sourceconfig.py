@@ -1,6 +1,7 @@
 """A harvest source's configuration (the JSON in its ``config`` field).
 
-Keys every harvestplus source understands::
+Keys every harvestplus source understands (declared in
+:data:`~ckanext.harvestplus.backends.options.COMMON`)::
 
     deletion_policy      "archive" (default), "keep" or "delete"
     grace_days           days a vanished dataset waits before it is archived (7)
@@ -12,7 +13,7 @@ Keys every harvestplus source understands::
     api_key              sent to the remote as the Authorization header;
                          shown only to sysadmins and the source's org admins
 
-Backends add their own keys (:attr:`Backend.config_keys`). Unknown keys are
+Backends declare their own (:attr:`Backend.options`). Unknown keys are
 refused so that a typo does not silently change nothing.
 """
 
@@ -20,17 +21,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ckanext.harvestplus.backends import options
 from ckanext.harvestplus.pipeline.plan import Policy, Settings
 
-COMMON_KEYS = frozenset(
-    {"deletion_policy", "grace_days", "max_vanished_share", "organization", "private", "api_key"}
-)
+COMMON_KEYS = frozenset(o.key for o in options.COMMON)
 #: Keys whose values are credentials: never shown to users who may not edit the source.
-SECRET_KEYS = frozenset({"api_key"})
+SECRET_KEYS = frozenset(o.key for o in options.COMMON if o.secret)
 MASK = "********"
 
 
@@ -60,57 +60,25 @@ def loads(text: str | None) -> dict[str, Any]:
     return value
 
 
-def parse(text: str | None, backend_keys: frozenset[str] = frozenset()) -> SourceConfig:
-    """Read and check a config; :class:`ConfigError` lists every problem found."""
+def parse(text: str | None, backend: Iterable[options.Option] = ()) -> SourceConfig:
+    """Read and check a config against the common options and a backend's
+    (``backend``); :class:`ConfigError` lists every problem found."""
     raw = loads(text)
-    problems: list[str] = []
-    unknown = sorted(set(raw) - COMMON_KEYS - backend_keys)
-    if unknown:
-        allowed = ", ".join(sorted(COMMON_KEYS | backend_keys))
-        problems.append(f"Unknown option(s) {', '.join(unknown)}; known options: {allowed}")
-
-    policy = Policy.ARCHIVE
-    name = raw.get("deletion_policy", "archive")
-    try:
-        policy = Policy(name)
-    except ValueError:
-        problems.append(f'deletion_policy must be "keep", "archive" or "delete", not {name!r}')
-
-    grace = _number(raw, "grace_days", 7, problems, minimum=0)
-    share = _number(raw, "max_vanished_share", 0.1, problems, minimum=0, maximum=1)
-
-    organization = raw.get("organization")
-    if organization is not None and (not isinstance(organization, str) or not organization):
-        problems.append("organization must be the name or id of a local organisation")
-    private = raw.get("private", False)
-    if not isinstance(private, bool):
-        problems.append("private must be true or false")
-    key = raw.get("api_key")
-    if key is not None and (not isinstance(key, str) or not key.strip()):
-        problems.append("api_key must be a non-empty string")
+    problems = options.validate((*options.COMMON, *backend), raw)
     if problems:
         raise ConfigError(problems)
-    settings = Settings(policy=policy, grace=dt.timedelta(days=grace), max_vanished_share=share)
-    return SourceConfig(raw=raw, settings=settings, organization=organization, private=private)
-
-
-def _number(
-    raw: Mapping[str, Any],
-    key: str,
-    default: float,
-    problems: list[str],
-    minimum: float,
-    maximum: float | None = None,
-) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        problems.append(f"{key} must be a number, not {value!r}")
-        return default
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum:g} and {maximum:g}" if maximum is not None else f">= {minimum:g}"
-        problems.append(f"{key} must be {bound}, not {value!r}")
-        return default
-    return float(value)
+    declared = {o.key: o.default for o in options.COMMON}
+    settings = Settings(
+        policy=Policy(raw.get("deletion_policy", declared["deletion_policy"])),
+        grace=dt.timedelta(days=float(raw.get("grace_days", declared["grace_days"]))),
+        max_vanished_share=float(raw.get("max_vanished_share", declared["max_vanished_share"])),
+    )
+    return SourceConfig(
+        raw=raw,
+        settings=settings,
+        organization=raw.get("organization"),
+        private=bool(raw.get("private", declared["private"])),
+    )
 
 
 def redact(text: str | None) -> str | None:
