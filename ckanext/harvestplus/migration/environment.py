@@ -16,9 +16,7 @@ def run(env_file: str) -> None:
     plugin version tables."""
     config = context.config
     if config.config_file_name:
-        # Keep the loggers CKAN has configured (a migration run in-process, as
-        # the tests do, would otherwise silence them).
-        fileConfig(config.config_file_name, disable_existing_loggers=False)
+        fileConfig(config.config_file_name)
     version_table = f"{os.path.basename(os.path.dirname(env_file))}_alembic_version"
     if context.is_offline_mode():
         context.configure(
