@@ -184,11 +184,11 @@ def _import(harvester: PipelineHarvester, object_id: str, job_id: str) -> None:
     """Import one queued object of a harvestplus source, unless another worker took
     it first; an object whose job ended meanwhile ends in ERROR (the next run
     imports its record)."""
-    if not jobs.job_open(job_id):
-        objects.end_unimported(job_id, [object_id])
-        return
     if not objects.claim(object_id):
-        log.info("fetch worker: object %s was taken by another worker", object_id)
+        if jobs.job_open(job_id):
+            log.info("fetch worker: object %s was taken by another worker", object_id)
+        else:
+            objects.end_unimported(job_id, [object_id])
         return
     obj = model.Session.get(HarvestObject, object_id)
     if obj is not None:

@@ -44,9 +44,6 @@ class DkanBackend(CkanBackend):
     description = "A DKAN 7 site, through its CKAN-compatible API, with change detection."
     options = MAPPING_OPTIONS
 
-    def validate(self, config: Mapping[str, Any]) -> list[str]:
-        return []
-
     def request(self, ctx: SourceContext, action: str, body: Mapping[str, Any]) -> http.Response:
         """DKAN answers GET requests with query parameters."""
         return ctx.fetch(self.api(ctx, action), params=dict(body))

@@ -150,7 +150,6 @@ class PgSearchConnection:
         self.decoder = decoder
         self.schema: Schema = ckan_schema()
         self.text_config = config.text_config()
-        track_sessions()
 
     # -- plumbing -----------------------------------------------------------
 

@@ -24,7 +24,7 @@ import pysolr
 from ckan.common import config as ckan_config
 
 from .config import check_solr_url, uses_postgresql
-from .connection import PgSearchConnection
+from .connection import PgSearchConnection, track_sessions
 
 log = logging.getLogger(__name__)
 
@@ -58,5 +58,6 @@ def install() -> None:
     if isinstance(common.pysolr, _Pysolr):
         return
     common.pysolr = _Pysolr("pysolr")
+    track_sessions()
     search.check_solr_schema_version = _check_schema_version
     log.debug("PostgreSQL search index available (solr_url = postgresql://)")

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ckan import model
 from ckanext.harvest.model import HarvestGatherError, HarvestJob
@@ -22,7 +22,10 @@ from ckanext.harvestplus.store import objects, runs
 from ckanext.harvestplus.types import ENDED, Action, ObjectState, ReportStatus, RunOptions
 
 
-class Sink(Protocol):
+class Sink:
+    """Where the gather engine reports; each method does nothing unless a sink
+    needs it."""
+
     def begin(self, settings_digest: str, now: dt.datetime) -> None:
         """The run starts, under these settings (see :mod:`.gather`)."""
 
@@ -62,12 +65,13 @@ class Sink(Protocol):
 
     def stopped(self) -> bool:
         """Whether the run was stopped meanwhile."""
+        return False
 
     def planned(self, result: plan.Plan, errors: list[str], listed: int, complete: bool) -> None:
         """The run's plan, and the errors of the listing and the guard."""
 
 
-class ObjectSink:
+class ObjectSink(Sink):
     """A job's harvest objects, bulk-inserted in the open transaction."""
 
     def __init__(self, job: HarvestJob, options: RunOptions) -> None:
@@ -226,7 +230,7 @@ class ObjectSink:
 
 
 @dataclass
-class PreviewSink:
+class PreviewSink(Sink):
     """What a run would do, item by item; writes nothing."""
 
     #: Items kept (every record is counted in the plan).
@@ -237,9 +241,6 @@ class PreviewSink:
     errors: list[str] = field(default_factory=list)
     listed: int = 0
     complete: bool = True
-
-    def begin(self, settings_digest: str, now: dt.datetime) -> None:
-        pass
 
     def _item(self, identity: str, action: str, **values: Any) -> None:
         if len(self.items) < self.limit:
@@ -278,18 +279,6 @@ class PreviewSink:
     def failed(self, record: Record, held: objects.Held | None, message: str) -> None:
         self._item(record.identity, "error", errors=[message])
         self.errors.append(message)
-
-    def missing(self, held: list[objects.Held]) -> None:
-        pass
-
-    def listed_again(self, held: list[objects.Held]) -> None:
-        pass
-
-    def page_done(self) -> None:
-        pass
-
-    def stopped(self) -> bool:
-        return False
 
     def planned(self, result: plan.Plan, errors: list[str], listed: int, complete: bool) -> None:
         self.counts = {

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from ckan import model
 from ckanext.harvest.model import (
+    HarvestJob,
     HarvestObject,
     HarvestObjectError,
     HarvestObjectExtra,
@@ -25,7 +26,7 @@ from ckanext.harvest.model import (
 )
 
 from ckanext.harvestplus.pipeline.plan import Local
-from ckanext.harvestplus.types import ObjectState, ReportStatus
+from ckanext.harvestplus.types import ENDED, ObjectState, ReportStatus
 
 # Keys of harvest_object_extra written by the pipeline.
 ACTION = "harvestplus_action"
@@ -238,11 +239,17 @@ NOT_IMPORTED = "The job ended before this record was imported; the next run impo
 def claim(object_id: str) -> bool:
     """Take a queued object for this process and commit, so that no other worker
     imports it too (``ckan harvester run`` re-sends waiting objects, so the same
-    object may be on the queue twice). False when it is not waiting any more."""
+    object may be on the queue twice). False when it is not waiting any more, or
+    its job has ended."""
     now = dt.datetime.utcnow()
+    open_jobs = sa.select(HarvestJob.id).where(HarvestJob.status.notin_(ENDED))
     row = model.Session.execute(
         sa.update(HarvestObject)
-        .where(HarvestObject.id == object_id, HarvestObject.state == ObjectState.WAITING)
+        .where(
+            HarvestObject.id == object_id,
+            HarvestObject.state == ObjectState.WAITING,
+            HarvestObject.harvest_job_id.in_(open_jobs),
+        )
         .values(
             state=ObjectState.IMPORT,
             retry_times=HarvestObject.retry_times + 1,
